@@ -1,0 +1,170 @@
+// Backbones: an ONNX file plus a small spec (input, normalisation, logical layer -> graph
+// tensor). Resolves a spec from a catalogue name, a spec JSON file or a bare .onnx path, and
+// prepares (exposes layers, prunes, caches) the graph the runtime loads.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { IMAGENET_NORMALIZATION, type Normalization } from '../preprocess/transform.js';
+import { prepareBackboneGraph } from './prepare-graph.js';
+
+export interface LayerSpec {
+  /** Tensor name inside the ONNX graph. */
+  tensor: string;
+  /** Pixels per feature cell, for documentation and checks. */
+  stride?: number;
+  description?: string;
+}
+
+export interface BackboneSpec {
+  name: string;
+  /** ONNX file: absolute, or relative to the spec file (or the models directory for the catalogue). */
+  onnx: string;
+  /** Expected sha256 of the ONNX file; checked when present. */
+  sha256?: string;
+  /** Where a missing file can be downloaded (catalogue entries only). */
+  url?: string;
+  normalization: Normalization;
+  layers: Record<string, LayerSpec>;
+  defaultLayers: string[];
+}
+
+export interface ResolvedBackbone {
+  spec: BackboneSpec;
+  /** Absolute path of the ONNX file. */
+  onnxPath: string;
+}
+
+export class BackboneError extends Error {}
+
+export const MOBILENETV2_SHA256 = 'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f';
+
+/** Built-in backbones. Tensor names were read off the zoo graph with `patchline model inspect`. */
+export const CATALOGUE: Record<string, BackboneSpec> = {
+  mobilenetv2: {
+    name: 'mobilenetv2',
+    onnx: 'mobilenetv2-12-int8.onnx',
+    sha256: MOBILENETV2_SHA256,
+    url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
+    normalization: IMAGENET_NORMALIZATION,
+    layers: {
+      'features.6': { tensor: '365_quantized', stride: 8, description: 'block 6 output, 32 channels' },
+      'features.7.expand': { tensor: '528_quantized', stride: 8, description: 'block 7 expansion, 192 channels' },
+      'features.13': { tensor: '426_quantized', stride: 16, description: 'block 13 output, 96 channels' },
+      'features.14.expand': { tensor: '591_quantized', stride: 16, description: 'block 14 expansion, 576 channels' },
+    },
+    defaultLayers: ['features.6', 'features.13'],
+  },
+};
+
+export const DEFAULT_BACKBONE = 'mobilenetv2';
+
+/** Models directory: explicit value, else $PATCHLINE_MODEL_DIR, else ./models. */
+export function modelDir(explicit?: string): string {
+  return resolve(explicit ?? process.env.PATCHLINE_MODEL_DIR ?? 'models');
+}
+
+export function cacheDir(): string {
+  return resolve(process.env.PATCHLINE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'patchline'));
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Resolves a catalogue name, a backbone spec JSON, or a bare ONNX path. */
+export function resolveBackbone(specOrOnnx: string, models = modelDir()): ResolvedBackbone {
+  const builtin = CATALOGUE[specOrOnnx];
+  if (builtin) return { spec: builtin, onnxPath: resolve(models, builtin.onnx) };
+  if (specOrOnnx.endsWith('.json')) {
+    if (!existsSync(specOrOnnx)) throw new BackboneError(`${specOrOnnx}: backbone spec not found`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(specOrOnnx, 'utf8'));
+    } catch (e) {
+      throw new BackboneError(`${specOrOnnx}: not valid JSON: ${(e as Error).message}`);
+    }
+    const spec = validateSpec(raw, specOrOnnx);
+    const onnxPath = isAbsolute(spec.onnx) ? spec.onnx : resolve(dirname(specOrOnnx), spec.onnx);
+    return { spec, onnxPath };
+  }
+  if (specOrOnnx.endsWith('.onnx')) {
+    // A bare graph: layers are graph tensor names, normalisation is ImageNet's.
+    return {
+      spec: { name: basename(specOrOnnx, '.onnx'), onnx: specOrOnnx, normalization: IMAGENET_NORMALIZATION, layers: {}, defaultLayers: [] },
+      onnxPath: resolve(specOrOnnx),
+    };
+  }
+  throw new BackboneError(`unknown backbone '${specOrOnnx}': give a catalogue name (${Object.keys(CATALOGUE).join(', ')}), a spec .json or an .onnx file`);
+}
+
+function validateSpec(raw: unknown, file: string): BackboneSpec {
+  const fail = (field: string, want: string): never => {
+    throw new BackboneError(`${file}: field '${field}' ${want}`);
+  };
+  if (typeof raw !== 'object' || raw === null) return fail('(root)', 'must be an object');
+  const r = raw as Record<string, unknown>;
+  if (typeof r.name !== 'string') fail('name', 'must be a string');
+  if (typeof r.onnx !== 'string') fail('onnx', 'must be a string path');
+  if (r.sha256 !== undefined && (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256))) fail('sha256', 'must be 64 lowercase hex digits');
+  const layers = r.layers;
+  if (typeof layers !== 'object' || layers === null) return fail('layers', 'must map layer names to {"tensor": ...}');
+  for (const [k, v] of Object.entries(layers)) {
+    if (typeof v !== 'object' || v === null || typeof (v as LayerSpec).tensor !== 'string') fail(`layers.${k}.tensor`, 'must be a string');
+  }
+  const norm = (r.normalization ?? IMAGENET_NORMALIZATION) as Normalization;
+  for (const key of ['mean', 'std'] as const) {
+    const v = norm[key];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number')) fail(`normalization.${key}`, 'must be 3 numbers');
+  }
+  const defaults = r.defaultLayers ?? Object.keys(layers);
+  if (!Array.isArray(defaults) || !defaults.every((d) => typeof d === 'string' && d in layers)) fail('defaultLayers', 'must list names defined in layers');
+  return { name: r.name as string, onnx: r.onnx as string, sha256: r.sha256 as string | undefined, normalization: norm, layers: layers as Record<string, LayerSpec>, defaultLayers: defaults as string[] };
+}
+
+/** Reads the ONNX file and checks it against the spec's sha256, with a message that says what to do. */
+export function readBackboneBytes(b: ResolvedBackbone): { bytes: Uint8Array; sha256: string } {
+  if (!existsSync(b.onnxPath)) {
+    const how = b.spec.url ? `run 'patchline model fetch ${b.spec.name}' or place the file there by hand (source: ${b.spec.url})` : 'check the path';
+    throw new BackboneError(`backbone '${b.spec.name}': ONNX file ${b.onnxPath} not found; ${how}. The models directory is set by --model-dir or PATCHLINE_MODEL_DIR.`);
+  }
+  const bytes = readFileSync(b.onnxPath);
+  const hash = sha256(bytes);
+  if (b.spec.sha256 && hash !== b.spec.sha256) {
+    throw new BackboneError(`${b.onnxPath}: sha256 ${hash} does not match the expected ${b.spec.sha256} for backbone '${b.spec.name}'; the file is corrupt or a different model: replace it`);
+  }
+  return { bytes, sha256: hash };
+}
+
+/** Maps logical layer names to graph tensors; bare ONNX backbones use tensor names directly. */
+export function layerTensors(b: ResolvedBackbone, layers: string[]): { name: string; tensor: string }[] {
+  if (layers.length === 0) throw new BackboneError(`no layers chosen for backbone '${b.spec.name}'`);
+  return layers.map((name) => {
+    if (Object.keys(b.spec.layers).length === 0) return { name, tensor: name };
+    const l = b.spec.layers[name];
+    if (!l) throw new BackboneError(`backbone '${b.spec.name}' has no layer '${name}' (known: ${Object.keys(b.spec.layers).join(', ')})`);
+    return { name, tensor: l.tensor };
+  });
+}
+
+const PREPARATION_VERSION = 1;
+
+/**
+ * Returns the path of the prepared graph (layers exposed, rest pruned), built once and cached
+ * by the content hash of the source model and the layer mapping.
+ */
+export function preparedBackbonePath(b: ResolvedBackbone, layers: string[]): { path: string; sourceSha256: string } {
+  const { bytes, sha256: sourceSha256 } = readBackboneBytes(b);
+  const mapping = layerTensors(b, layers);
+  const key = sha256(Buffer.from(JSON.stringify({ v: PREPARATION_VERSION, model: sourceSha256, mapping })));
+  const dir = join(cacheDir(), 'prepared');
+  const path = join(dir, `${b.spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(0, 16)}.onnx`);
+  if (!existsSync(path)) {
+    const prepared = prepareBackboneGraph(bytes, mapping);
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, prepared);
+    renameSync(tmp, path);
+  }
+  return { path, sourceSha256 };
+}

@@ -1,0 +1,81 @@
+// Worker-thread side of the inference runtime: owns the onnxruntime sessions, so a 140 ms
+// WRN50 forward pass never blocks the main event loop (MQTT keepalives, /metrics, timers).
+// Sessions can be chained in one request (backbone -> head -> scorer) so intermediate feature
+// maps never cross the thread boundary.
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { Tensor, TensorMap } from './tensor.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+if (!parentPort) throw new Error('inference-worker must run as a worker thread');
+const port = parentPort;
+const sessions = new Map<string, ort.InferenceSession>();
+
+function toOrt(t: Tensor): ort.Tensor {
+  return new ort.Tensor(t.type, t.data, t.dims);
+}
+
+function fromOrt(t: ort.Tensor): Tensor {
+  return { type: t.type as Tensor['type'], data: t.data as Tensor['data'], dims: [...t.dims] };
+}
+
+async function runChain(chain: string[], feeds: TensorMap, keep: string[]): Promise<TensorMap> {
+  let current: TensorMap = feeds;
+  const kept: TensorMap = {};
+  for (const name of chain) {
+    const session = sessions.get(name);
+    if (!session) throw new Error(`no session named '${name}' is loaded`);
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const input of session.inputNames) {
+      const t = current[input] ?? feeds[input];
+      if (!t) throw new Error(`session '${name}' needs input '${input}', which the previous step did not produce (have: ${Object.keys(current).join(', ')})`);
+      inputs[input] = toOrt(t);
+    }
+    const out = await session.run(inputs);
+    current = {};
+    for (const [k, v] of Object.entries(out)) {
+      current[k] = fromOrt(v);
+      if (keep.includes(k)) kept[k] = current[k]!;
+    }
+  }
+  return { ...kept, ...current };
+}
+
+async function handle(msg: WorkerRequest): Promise<WorkerReply> {
+  switch (msg.type) {
+    case 'load': {
+      const old = sessions.get(msg.name);
+      const session = await ort.InferenceSession.create(msg.model, {
+        intraOpNumThreads: msg.options.intraOpThreads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionProviders: msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[],
+      });
+      sessions.set(msg.name, session);
+      await old?.release();
+      return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
+    }
+    case 'run': {
+      const outputs = await runChain(msg.chain, msg.feeds, msg.keep ?? []);
+      return { id: msg.id, ok: true, outputs };
+    }
+    case 'release': {
+      await sessions.get(msg.name)?.release();
+      sessions.delete(msg.name);
+      return { id: msg.id, ok: true };
+    }
+  }
+}
+
+port.on('message', (msg: WorkerRequest) => {
+  handle(msg).then(
+    (reply) => {
+      const transfer = new Set<ArrayBuffer>();
+      if ('outputs' in reply && reply.outputs) {
+        for (const t of Object.values(reply.outputs)) if (t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
+      }
+      port.postMessage(reply, [...transfer]);
+    },
+    (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
+  );
+});

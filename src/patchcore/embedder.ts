@@ -1,0 +1,76 @@
+// Pixels -> PatchCore embedding: the prepared backbone and the head graph as one chained run in
+// the inference worker, so feature maps stay inside the worker.
+import type { ResolvedBackbone } from '../model/backbone.js';
+import { preparedBackbonePath } from '../model/backbone.js';
+import { encodeModel } from '../model/onnx-graph.js';
+import type { InferenceRuntime } from '../model/inference-runtime.js';
+import { asFloat, floatTensor } from '../model/tensor.js';
+import type { TensorNCHW } from '../preprocess/image.js';
+import { buildEmbeddingHead, EMBEDDING_OUTPUT, headGrid, type HeadSpec, type LayerShape } from './embedding-head.js';
+
+export interface HeadParams {
+  patchsize: number;
+  pretrainDim: number;
+  targetDim: number;
+}
+
+export interface Embedding {
+  /** [images * gridHeight * gridWidth, dim], rows in (image, y, x) order. */
+  data: Float32Array;
+  images: number;
+  dim: number;
+  grid: { height: number; width: number };
+}
+
+export class Embedder {
+  private constructor(
+    private readonly runtime: InferenceRuntime,
+    private readonly backboneSession: string,
+    private readonly inputName: string,
+    private readonly headSession: string,
+    readonly headSpec: HeadSpec,
+    readonly input: { width: number; height: number },
+    readonly backboneSha256: string,
+  ) {}
+
+  /**
+   * Loads the backbone, probes its layer shapes at the input size, builds and loads the head.
+   * `prefix` keeps session names apart when several embedders share a runtime.
+   */
+  static async create(
+    runtime: InferenceRuntime,
+    backbone: ResolvedBackbone,
+    layers: string[],
+    head: HeadParams,
+    input: { width: number; height: number },
+    prefix = 'embed',
+  ): Promise<Embedder> {
+    const { path, sourceSha256 } = preparedBackbonePath(backbone, layers);
+    const bb = `${prefix}/backbone`;
+    const loaded = await runtime.load(bb, path);
+    const inputName = loaded.inputNames[0]!;
+    const probe = await runtime.run(bb, { [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]) });
+    const shapes: LayerShape[] = layers.map((name) => {
+      const t = probe[name];
+      if (!t || t.dims.length !== 4) throw new Error(`backbone '${backbone.spec.name}': layer '${name}' is not a [N,C,H,W] feature map (dims ${t?.dims.join('x') ?? 'missing'})`);
+      return { name, channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! };
+    });
+    const headSpec: HeadSpec = { layers: shapes, ...head };
+    const hs = `${prefix}/head`;
+    await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)));
+    return new Embedder(runtime, bb, inputName, hs, headSpec, input, sourceSha256);
+  }
+
+  get grid(): { height: number; width: number } {
+    return headGrid(this.headSpec);
+  }
+
+  /** Embeds a batch; its buffer is transferred to the worker. */
+  async embed(batch: TensorNCHW): Promise<Embedding> {
+    const [n, , h, w] = batch.dims;
+    if (h !== this.input.height || w !== this.input.width) throw new RangeError(`batch is ${w}x${h}, the embedder was built for ${this.input.width}x${this.input.height}`);
+    const out = await this.runtime.run([this.backboneSession, this.headSession], { [this.inputName]: floatTensor(batch.data, batch.dims) });
+    const e = asFloat(out[EMBEDDING_OUTPUT], EMBEDDING_OUTPUT);
+    return { data: e.data, images: n, dim: this.headSpec.targetDim, grid: this.grid };
+  }
+}

@@ -26,7 +26,7 @@ export const IMAGENET_NORMALIZATION: Normalization = {
   std: [0.229, 0.224, 0.225],
 };
 
-/** Output [height, width] of a policy for an input of the given size. */
+/** The model input size a policy produces (the same for every input image). */
 export function outputSize(policy: ResizePolicy): { width: number; height: number } {
   return policy.mode === 'exact' ? { width: policy.width, height: policy.height } : { width: policy.crop, height: policy.crop };
 }
@@ -49,14 +49,22 @@ export function centerCrop(img: Image8, cropWidth: number, cropHeight: number): 
   }
   const top = roundHalfEven((img.height - cropHeight) / 2);
   const left = roundHalfEven((img.width - cropWidth) / 2);
-  if (top === 0 && left === 0 && cropWidth === img.width && cropHeight === img.height) return img;
-  const ch = img.channels;
-  const out = new Uint8Array(cropWidth * cropHeight * ch);
-  for (let y = 0; y < cropHeight; y++) {
-    const from = ((y + top) * img.width + left) * ch;
-    out.set(img.data.subarray(from, from + cropWidth * ch), y * cropWidth * ch);
+  if (cropWidth === img.width && cropHeight === img.height) return img;
+  return cropImage(img, left, top, cropWidth, cropHeight);
+}
+
+/** A sub-rectangle of an image (copy). */
+export function cropImage(img: Image8, left: number, top: number, width: number, height: number): Image8 {
+  if (left < 0 || top < 0 || left + width > img.width || top + height > img.height) {
+    throw new RangeError(`crop ${width}x${height}+${left}+${top} is outside the ${img.width}x${img.height} image`);
   }
-  return { width: cropWidth, height: cropHeight, channels: ch, data: out };
+  const ch = img.channels;
+  const data = new Uint8Array(width * height * ch);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * img.width + left) * ch;
+    data.set(img.data.subarray(from, from + width * ch), y * width * ch);
+  }
+  return { width, height, channels: ch, data };
 }
 
 /** Applies the geometric part of a policy (resize, crop); pixel values stay uint8. */

@@ -45,12 +45,13 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
-      const session = await ort.InferenceSession.create(msg.model, {
+      const options: ort.InferenceSession.SessionOptions = {
         intraOpNumThreads: msg.options.intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         executionProviders: msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[],
-      });
+      };
+      const session = typeof msg.model === 'string' ? await ort.InferenceSession.create(msg.model, options) : await ort.InferenceSession.create(msg.model, options);
       sessions.set(msg.name, session);
       await old?.release();
       return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };

@@ -25,6 +25,8 @@ export interface CommandSpec {
   options: Record<string, OptionDoc>;
   /** Extra text after the options in --help. */
   notes?: string;
+  /** Name of the one positional argument the command takes, if any. */
+  positional?: string;
 }
 
 export type ParsedOptions = Record<string, string | boolean | string[] | undefined>;
@@ -76,8 +78,9 @@ export function parseCommand(cmd: CommandSpec, argv: string[]): ParsedOptions | 
         lastMultiple = undefined;
       }
     } else if (token.kind === 'positional') {
-      if (!lastMultiple) throw new UsageError(`patchline ${cmd.name}: unexpected argument '${token.value}'`);
-      (values[lastMultiple] as string[]).push(token.value);
+      if (lastMultiple) (values[lastMultiple] as string[]).push(token.value);
+      else if (cmd.positional && values[cmd.positional] === undefined) values[cmd.positional] = token.value;
+      else throw new UsageError(`patchline ${cmd.name}: unexpected argument '${token.value}'`);
     }
   }
   for (const [k, o] of Object.entries(cmd.options)) {

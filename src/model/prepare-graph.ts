@@ -103,7 +103,15 @@ export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLaye
   graph.input = (graph.input ?? []).filter((i) => needed.has(i.name ?? '') && !initNames.has(i.name ?? ''));
   graph.valueInfo = [];
   graph.output = layers.map((l) => valueInfo(l.name, DataType.FLOAT));
-  for (const input of graph.input) {
+  relaxInputDims(graph.input);
+  return encodeModel(model);
+}
+
+type ValueInfo = NonNullable<NonNullable<ModelProto['graph']>['input']>[number];
+
+/** Batch, height and width of 4-D inputs become symbolic. */
+function relaxInputDims(inputs: ValueInfo[]): void {
+  for (const input of inputs) {
     const dims = input.type?.tensorType?.shape?.dim;
     if (dims && dims.length === 4) {
       dims[0] = onnx.TensorShapeProto.Dimension.create({ dimParam: 'batch' });
@@ -111,13 +119,19 @@ export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLaye
       dims[3] = onnx.TensorShapeProto.Dimension.create({ dimParam: 'width' });
     }
   }
-  return encodeModel(model);
 }
 
-/** Every tensor produced by a node, with its producer, in graph order (for `model inspect`). */
-export function listNodeOutputs(modelBytes: Uint8Array): { tensor: string; opType: string; node: string }[] {
+/**
+ * Every node output becomes a graph output (types left for onnxruntime to infer) and the input
+ * dims become symbolic, so one run at any size reports every intermediate tensor's shape.
+ */
+export function exposeAllTensors(modelBytes: Uint8Array): Uint8Array {
   const model = decodeModel(modelBytes);
-  const out: { tensor: string; opType: string; node: string }[] = [];
-  for (const n of model.graph?.node ?? []) for (const o of n.output ?? []) if (o) out.push({ tensor: o, opType: n.opType ?? '', node: n.name ?? '' });
-  return out;
+  const graph = model.graph;
+  if (!graph) throw new GraphPreparationError('model has no graph');
+  const outputs = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
+  graph.output = outputs.map((name) => onnx.ValueInfoProto.create({ name }));
+  graph.valueInfo = [];
+  relaxInputDims(graph.input ?? []);
+  return encodeModel(model);
 }

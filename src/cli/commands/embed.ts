@@ -60,7 +60,6 @@ export async function runEmbed(argv: string[]): Promise<void> {
     }
     return;
   }
-  if (optionalString(v, 'backbone') === undefined) throw new UsageError('patchline embed: --backbone is required with --images');
   const { backbone, layers, threads } = backboneChoice(cmd, v);
   const policy = resizePolicy(cmd, v);
   const batchSize = intOption(cmd, v, 'batch');

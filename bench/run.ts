@@ -1,0 +1,27 @@
+// `npm run bench`: every benchmark section, printed as Markdown tables with the command, commit
+// and machine, ready for docs/BENCHMARKS.md. Numbers are ratios measured side by side in one run.
+import { execSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { eventLoopDelay, headVsBackbone } from './foundation.js';
+import { formatRows, type BenchRow } from './stats.js';
+
+const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
+  'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(15),
+  'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
+};
+
+const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7);
+const commit = (() => {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+process.stdout.write(`# patchline benchmarks\n\ncommand: \`npm run bench${only ? ` -- --only=${only}` : ''}\`, commit ${commit}, ${new Date().toISOString().slice(0, 10)}\n`);
+process.stdout.write(`machine: ${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+for (const [title, run] of Object.entries(SECTIONS)) {
+  if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
+  const rows = await run();
+  process.stdout.write(`\n## ${title}\n\n${rows.length > 0 ? formatRows(rows) : '_skipped (see message above)_'}\n`);
+}

@@ -1,0 +1,98 @@
+// `patchline model list|inspect|fetch`: the backbone catalogue, layer discovery, downloads.
+import { existsSync } from 'node:fs';
+import { CATALOGUE, modelDir, resolveBackbone } from '../../model/backbone.js';
+import { ensureModel } from '../../model/fetch-model.js';
+import { InferenceRuntime } from '../../model/inference-runtime.js';
+import { inspectModel } from '../../model/inspect.js';
+import { helpText, intOption, optionalString, parseCommand, sizeOption, UsageError, type CommandSpec } from '../args.js';
+
+export const modelListCommand: CommandSpec = {
+  name: 'model list',
+  summary: 'list the built-in backbones, their layers and whether their files are present',
+  usage: ['patchline model list [--model-dir DIR]'],
+  options: { 'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' } },
+};
+
+export const modelInspectCommand: CommandSpec = {
+  name: 'model inspect',
+  summary: 'list candidate feature tensors of an ONNX backbone with shapes and strides',
+  usage: ['patchline model inspect MODEL.onnx|NAME [--size 224] [--stride 8] [--json]'],
+  positional: 'model',
+  options: {
+    size: { type: 'string', value: 'WxH', default: '224', help: 'input size to probe' },
+    stride: { type: 'string', value: 'S', help: 'only tensors at this stride' },
+    json: { type: 'boolean', help: 'print JSON instead of a table' },
+    'model-dir': { type: 'string', value: 'DIR', help: 'models directory for catalogue names' },
+  },
+  notes: 'Use a tensor name in a backbone spec\'s "layers", or directly in --layers with a bare .onnx.',
+};
+
+export const modelFetchCommand: CommandSpec = {
+  name: 'model fetch',
+  summary: 'download a catalogue backbone into the models directory and verify its sha256',
+  usage: ['patchline model fetch [NAME] [--model-dir DIR]'],
+  positional: 'name',
+  options: { 'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' } },
+};
+
+const SUBCOMMANDS = { list: modelListCommand, inspect: modelInspectCommand, fetch: modelFetchCommand };
+
+export async function runModel(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(`patchline model: backbone tools\n\nSubcommands:\n${Object.entries(SUBCOMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.summary}`).join('\n')}\n\nRun 'patchline model SUBCOMMAND --help' for options.\n`);
+    if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch)');
+    return;
+  }
+  if (sub === 'list') {
+    const v = parseCommand(modelListCommand, rest);
+    if (!v) return;
+    const dir = modelDir(optionalString(v, 'model-dir'));
+    for (const name of Object.keys(CATALOGUE)) {
+      const b = resolveBackbone(name, dir);
+      process.stdout.write(`${name}: ${b.onnxPath} (${existsSync(b.onnxPath) ? 'present' : "missing: run 'patchline model fetch " + name + "'"})\n`);
+      for (const [layer, l] of Object.entries(b.spec.layers)) process.stdout.write(`  ${layer.padEnd(20)} stride ${l.stride ?? '?'}  ${l.description ?? ''}${b.spec.defaultLayers.includes(layer) ? '  [default]' : ''}\n`);
+    }
+    return;
+  }
+  if (sub === 'fetch') {
+    const v = parseCommand(modelFetchCommand, rest);
+    if (!v) return;
+    const b = resolveBackbone(optionalString(v, 'name') ?? 'mobilenetv2', modelDir(optionalString(v, 'model-dir')));
+    const r = await ensureModel(b, (s) => process.stderr.write(s));
+    process.stdout.write(`${b.spec.name}: ${r.status} at ${r.path}\n`);
+    return;
+  }
+  if (sub === 'inspect') {
+    const cmd = modelInspectCommand;
+    const v = parseCommand(cmd, rest);
+    if (!v) return;
+    const model = optionalString(v, 'model');
+    if (!model) throw new UsageError(`patchline model inspect: MODEL is required\n\n${helpText(cmd)}`);
+    const size = sizeOption(cmd, v, 'size');
+    const stride = v.stride !== undefined ? intOption(cmd, v, 'stride') : undefined;
+    let path: string;
+    try {
+      path = resolveBackbone(model, modelDir(optionalString(v, 'model-dir'))).onnxPath;
+    } catch (e) {
+      throw new UsageError(`patchline model inspect: MODEL: ${(e as Error).message}`);
+    }
+    const runtime = new InferenceRuntime();
+    try {
+      const found = (await inspectModel(runtime, path, size)).filter((c) => stride === undefined || c.stride === stride);
+      if (v.json) {
+        process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${path} at ${size.width}x${size.height}: ${found.length} feature tensors\n`);
+      process.stdout.write(`${'tensor'.padEnd(28)} ${'op'.padEnd(16)} ${'shape'.padEnd(18)} ${'stride'.padEnd(6)} type\n`);
+      for (const c of found) {
+        process.stdout.write(`${c.tensor.padEnd(28)} ${c.opType.padEnd(16)} ${c.dims.slice(1).join('x').padEnd(18)} ${String(c.stride).padEnd(6)} ${c.type}\n`);
+      }
+    } finally {
+      await runtime.close();
+    }
+    return;
+  }
+  throw new UsageError(`patchline model: unknown subcommand '${sub}' (list, inspect, fetch)`);
+}

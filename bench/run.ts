@@ -6,7 +6,7 @@ import { eventLoopDelay, headVsBackbone } from './foundation.js';
 import { formatRows, type BenchRow } from './stats.js';
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
-  'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(15),
+  'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
 };
 

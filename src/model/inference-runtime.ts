@@ -71,13 +71,13 @@ export class InferenceRuntime {
 
   /**
    * Runs sessions in order; each step's outputs feed the next by name. Returns the last step's
-   * outputs plus any earlier outputs listed in `keep`. Input buffers are transferred to the
-   * worker: callers must not reuse them.
+   * outputs (only `outputs` when given) plus any earlier outputs listed in `keep`. Input
+   * buffers are transferred to the worker: callers must not reuse them.
    */
-  async run(chain: string | string[], feeds: TensorMap, keep: string[] = []): Promise<TensorMap> {
+  async run(chain: string | string[], feeds: TensorMap, opts: { keep?: string[]; outputs?: string[] } = {}): Promise<TensorMap> {
     const transfer = new Set<ArrayBuffer>();
     for (const t of Object.values(feeds)) if (t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
-    const reply = await this.request({ type: 'run', chain: Array.isArray(chain) ? chain : [chain], feeds, keep }, [...transfer]);
+    const reply = await this.request({ type: 'run', chain: Array.isArray(chain) ? chain : [chain], feeds, ...opts }, [...transfer]);
     return reply.outputs ?? {};
   }
 

@@ -19,10 +19,10 @@ function fromOrt(t: ort.Tensor): Tensor {
   return { type: t.type as Tensor['type'], data: t.data as Tensor['data'], dims: [...t.dims] };
 }
 
-async function runChain(chain: string[], feeds: TensorMap, keep: string[]): Promise<TensorMap> {
+async function runChain(chain: string[], feeds: TensorMap, keep: string[], outputs?: string[]): Promise<TensorMap> {
   let current: TensorMap = feeds;
   const kept: TensorMap = {};
-  for (const name of chain) {
+  for (const [step, name] of chain.entries()) {
     const session = sessions.get(name);
     if (!session) throw new Error(`no session named '${name}' is loaded`);
     const inputs: Record<string, ort.Tensor> = {};
@@ -31,7 +31,7 @@ async function runChain(chain: string[], feeds: TensorMap, keep: string[]): Prom
       if (!t) throw new Error(`session '${name}' needs input '${input}', which the previous step did not produce (have: ${Object.keys(current).join(', ')})`);
       inputs[input] = toOrt(t);
     }
-    const out = await session.run(inputs);
+    const out = step === chain.length - 1 && outputs ? await session.run(inputs, outputs) : await session.run(inputs);
     current = {};
     for (const [k, v] of Object.entries(out)) {
       current[k] = fromOrt(v);
@@ -57,8 +57,7 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply> {
       return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
     }
     case 'run': {
-      const outputs = await runChain(msg.chain, msg.feeds, msg.keep ?? []);
-      return { id: msg.id, ok: true, outputs };
+      return { id: msg.id, ok: true, outputs: await runChain(msg.chain, msg.feeds, msg.keep ?? [], msg.outputs) };
     }
     case 'release': {
       await sessions.get(msg.name)?.release();

@@ -8,7 +8,9 @@ export type ModelProto = InstanceType<typeof onnx.ModelProto>;
 export type NodeProto = InstanceType<typeof onnx.NodeProto>;
 export type TensorProto = InstanceType<typeof onnx.TensorProto>;
 
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+
+export type GraphProto = InstanceType<typeof onnx.GraphProto>;
 
 export type Dim = number | string;
 
@@ -32,9 +34,10 @@ export function valueInfo(name: string, elemType: number, dims?: Dim[]) {
   });
 }
 
-type AttrValue = number | number[] | string | { ints: number[] };
+type AttrValue = number | number[] | string | { ints: number[] } | { graph: GraphProto };
 
 function attribute(name: string, value: AttrValue) {
+  if (typeof value === 'object' && 'graph' in value) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.GRAPH, g: value.graph });
   if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(value) });
   if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value });
   if (typeof value === 'object') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value.ints });
@@ -57,6 +60,10 @@ export function floatTensor(name: string, dims: number[], data: Float32Array | n
   return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
 }
 
+export function boolTensor(name: string, dims: number[], data: boolean[]): TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.BOOL, rawData: Uint8Array.from(data, (b) => (b ? 1 : 0)) });
+}
+
 export function int64Tensor(name: string, dims: number[], data: ArrayLike<number>): TensorProto {
   const b = BigInt64Array.from(Array.from(data, (v) => BigInt(v)));
   return onnx.TensorProto.create({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(b.buffer) });
@@ -71,14 +78,24 @@ export class GraphBuilder {
   readonly initializers: TensorProto[] = [];
   private counter = 0;
 
+  /** `scope` keeps names of a subgraph's builder apart from the outer graph's. */
+  constructor(private readonly scope = '') {}
+
   fresh(prefix: string): string {
-    return `${prefix}_${this.counter++}`;
+    return `${this.scope}${prefix}_${this.counter++}`;
   }
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputName?: string): string {
     const out = outputName ?? this.fresh(opType.toLowerCase());
     this.nodes.push(makeNode(opType, inputs, [out], attrs));
     return out;
+  }
+
+  /** A node with several outputs; returns their names. */
+  opMulti(opType: string, inputs: string[], outputs: number | string[], attrs: Record<string, AttrValue> = {}): string[] {
+    const names = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => this.fresh(`${opType.toLowerCase()}_out${i}`)) : outputs;
+    this.nodes.push(makeNode(opType, inputs, names, attrs));
+    return names;
   }
 
   floats(prefix: string, dims: number[], data: Float32Array | number[]): string {
@@ -91,6 +108,17 @@ export class GraphBuilder {
     const name = this.fresh(prefix);
     this.initializers.push(int64Tensor(name, dims, data));
     return name;
+  }
+
+  bools(prefix: string, data: boolean[], dims: number[] = []): string {
+    const name = this.fresh(prefix);
+    this.initializers.push(boolTensor(name, dims, data));
+    return name;
+  }
+
+  /** A subgraph (e.g. a Loop body) that may read this builder's tensors from the outer scope. */
+  subgraph(name: string, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[]): GraphProto {
+    return onnx.GraphProto.create({ name, node: this.nodes, initializer: this.initializers, input: inputs, output: outputs });
   }
 
   build(opts: { name: string; inputs: ReturnType<typeof valueInfo>[]; outputs: ReturnType<typeof valueInfo>[]; opset?: number; docString?: string }): ModelProto {

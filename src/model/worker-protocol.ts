@@ -10,7 +10,7 @@ export interface SessionOptions {
 
 export type WorkerRequest =
   | { id: number; type: 'load'; name: string; model: Uint8Array | string; options: SessionOptions }
-  | { id: number; type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[] }
+  | { id: number; type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[]; outputs?: string[] }
   | { id: number; type: 'release'; name: string };
 
 export type WorkerReply =

@@ -1,0 +1,113 @@
+// Patch scores -> anomaly map (reference: RescaleSegmentor with smoothing 4): bilinear resize
+// (align_corners=False) of the patch grid to the input size, then scipy.ndimage.gaussian_filter
+// (sigma 4, truncate 4.0, mode 'reflect'), rows first, each pass stored as float32. The
+// arithmetic mirrors torch's and scipy's so maps are bitwise equal to the reference's.
+
+/** torch align_corners=False source index and float32 weights for each output sample. */
+function bilinearTaps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array } {
+  const f = Math.fround;
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const w0 = new Float32Array(outSize);
+  const w1 = new Float32Array(outSize);
+  const scale = f(inSize / outSize);
+  for (let o = 0; o < outSize; o++) {
+    const src = Math.max(0, f(f(scale * (o + 0.5)) - 0.5));
+    const a = Math.floor(src);
+    i0[o] = a;
+    i1[o] = a < inSize - 1 ? a + 1 : a;
+    w1[o] = f(src - a);
+    w0[o] = f(1 - w1[o]!);
+  }
+  return { i0, i1, w0, w1 };
+}
+
+/** [h, w] -> [outH, outW], evaluated in float64 with float32 weights, rounded once. */
+export function resizeBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+  const ty = bilinearTaps(h, outH);
+  const tx = bilinearTaps(w, outW);
+  const out = new Float32Array(outH * outW);
+  for (let y = 0; y < outH; y++) {
+    const r0 = ty.i0[y]! * w;
+    const r1 = ty.i1[y]! * w;
+    const h0 = ty.w0[y]!;
+    const h1 = ty.w1[y]!;
+    for (let x = 0; x < outW; x++) {
+      const c0 = tx.i0[x]!;
+      const c1 = tx.i1[x]!;
+      const a = tx.w0[x]!;
+      const b = tx.w1[x]!;
+      out[y * outW + x] = h0 * (a * src[r0 + c0]! + b * src[r0 + c1]!) + h1 * (a * src[r1 + c0]! + b * src[r1 + c1]!);
+    }
+  }
+  return out;
+}
+
+/** numpy's pairwise sum for short arrays (8 partial sums, then the tail), for identical weights. */
+function numpySum(a: Float64Array): number {
+  const n = a.length;
+  if (n < 8) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += a[i]!;
+    return s;
+  }
+  const r = Array.from(a.subarray(0, 8));
+  let i = 8;
+  for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j]! += a[i + j]!;
+  let s = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
+  for (; i < n; i++) s += a[i]!;
+  return s;
+}
+
+/** scipy's Gaussian kernel: radius int(truncate*sigma + 0.5), exp(-x^2 / (2 sigma^2)) / sum. */
+export function gaussianKernel(sigma: number, truncate = 4): Float64Array {
+  const radius = Math.trunc(truncate * sigma + 0.5);
+  const k = new Float64Array(2 * radius + 1);
+  const c = -0.5 / (sigma * sigma);
+  for (let x = -radius; x <= radius; x++) k[x + radius] = Math.exp(c * x * x);
+  const s = numpySum(k);
+  for (let i = 0; i < k.length; i++) k[i] = k[i]! / s;
+  return k;
+}
+
+/** scipy 'reflect' (d c b a | a b c d | d c b a) index for any offset. */
+function reflect(i: number, n: number): number {
+  const period = 2 * n;
+  let m = ((i % period) + period) % period;
+  if (m >= n) m = period - 1 - m;
+  return m;
+}
+
+/** One pass of scipy's correlate1d with a symmetric kernel: centre, then (left + right) pairs, in float64. */
+function blurAxis(src: Float32Array, h: number, w: number, kernel: Float64Array, axis: 0 | 1): Float32Array {
+  const r = (kernel.length - 1) / 2;
+  const out = new Float32Array(h * w);
+  const n = axis === 0 ? h : w;
+  const lines = axis === 0 ? w : h;
+  const line = new Float64Array(n + 2 * r);
+  for (let l = 0; l < lines; l++) {
+    for (let i = -r; i < n + r; i++) {
+      const j = reflect(i, n);
+      line[i + r] = axis === 0 ? src[j * w + l]! : src[l * w + j]!;
+    }
+    for (let i = 0; i < n; i++) {
+      const c = i + r;
+      let acc = line[c]! * kernel[r]!;
+      for (let k = 1; k <= r; k++) acc += (line[c + k]! + line[c - k]!) * kernel[r + k]!;
+      if (axis === 0) out[i * w + l] = acc;
+      else out[l * w + i] = acc;
+    }
+  }
+  return out;
+}
+
+export function gaussianFilter(map: Float32Array, h: number, w: number, sigma: number): Float32Array {
+  if (sigma <= 0) return map;
+  const k = gaussianKernel(sigma);
+  return blurAxis(blurAxis(map, h, w, k, 0), h, w, k, 1);
+}
+
+/** Patch scores of one image [gh, gw] -> smoothed anomaly map [outH, outW]. */
+export function anomalyMap(patchScores: Float32Array, gh: number, gw: number, outH: number, outW: number, sigma = 4): Float32Array {
+  return gaussianFilter(resizeBilinear(patchScores, gh, gw, outH, outW), outH, outW, sigma);
+}

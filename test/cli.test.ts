@@ -1,0 +1,79 @@
+// The CLI contract scripts rely on: --help everywhere, exit code 2 naming the bad argument,
+// and `embed` producing reference-ordered embeddings from feature maps or images.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { readNpyFloat32 } from '../src/io/npy.js';
+import { assertClose } from './helpers/compare.js';
+import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+
+const out = mkdtempSync(join(tmpdir(), 'patchline-cli-'));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PATCHLINE_CACHE_DIR: join(out, 'cache') },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('patchline CLI', () => {
+  test('--help works on every command and subcommand', () => {
+    for (const args of [['--help'], ['embed', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help']]) {
+      const r = cli(...args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /Usage|Subcommands|Commands/, args.join(' '));
+    }
+  });
+
+  test('bad arguments exit 2 with a message naming the argument', () => {
+    const cases: [string[], RegExp][] = [
+      [['embed', '--bogus'], /--bogus/],
+      [['embed', '--features', 'a.npy'], /--out is required/],
+      [['embed', '--features', 'a.npy', '--out', 'o.npy', '--patchsize', '0'], /--patchsize must be an integer >= 1, got '0'/],
+      [['embed', '--features', 'missing.npy', '--out', 'o.npy'], /--features: missing\.npy: cannot read/],
+      [['embed', '--images', 'nowhere/', '--out', 'o.npy'], /--images: nowhere\/: no such file or folder/],
+      [['embed', '--images', 'x.png', '--features', 'a.npy', '--out', 'o.npy'], /exactly one of --features and --images/],
+      [['embed', '--images', 'x.png', '--out', 'o.npy', '--backbone', 'nonesuch'], /--backbone: unknown backbone 'nonesuch'/],
+      [['embed', '--images', 'x.png', '--out', 'o.npy', '--layers', 'layer9'], /--layers: backbone 'mobilenetv2' has no layer 'layer9'/],
+      [['embed', '--images', 'x.png', '--out', 'o.npy', '--crop', '300'], /--crop 300 is larger than --resize 256/],
+      [['embed', '--images', 'x.png', '--out', 'o.npy', '--size', '12by3'], /--size must be WIDTHxHEIGHT/],
+      [['model', 'inspect'], /MODEL is required/],
+      [['model', 'frobnicate'], /unknown subcommand 'frobnicate'/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, why] of cases) {
+      const r = cli(...args);
+      assert.equal(r.code, 2, `${args.join(' ')} -> ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, why, args.join(' '));
+    }
+  });
+
+  test('embed --features reproduces head case d (odd grid, patchsize 5, 256 -> 128)', (t) => {
+    const dir = sharedPath(t, 'fixtures', 'reference', 'head', 'd_odd_grid');
+    if (!dir) return;
+    const dest = join(out, 'd.npy');
+    const r = cli('embed', '--features', join(dir, 'input_layer2.npy'), join(dir, 'input_layer3.npy'), '--patchsize', '5', '--pretrain-dim', '256', '--target-dim', '128', '--out', dest);
+    assert.equal(r.code, 0, r.stderr);
+    const got = readNpyFloat32(dest);
+    const want = readNpyFloat32(join(dir, 'embedding.npy'));
+    assert.deepEqual(got.shape, [330, 128]);
+    assertClose(got.data, want.data, { atol: 1e-6 });
+  });
+
+  test('embed --images with the fixture ResNet18 reproduces the reference bank rows of train image 000', (t) => {
+    const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
+    if (!onnx) return;
+    const dest = join(out, 'img.npy');
+    const image = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex', 'train', 'good', '000.png');
+    const r = cli('embed', '--backbone', onnx, '--layers', 'layer2,layer3', '--images', image, '--out', dest);
+    assert.equal(r.code, 0, r.stderr);
+    const got = readNpyFloat32(dest);
+    assert.deepEqual(got.shape, [784, 1024]);
+    assertClose(got.data, readNpyFloat32(join(REFERENCE_DIR, 'e2e', 'bank_image0.npy')).data, { atol: 1e-5, rtol: 1e-6 });
+  });
+});

@@ -2,11 +2,15 @@
 import { UsageError } from './args.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { embedCommand, runEmbed } from './commands/embed.js';
+import { evalCommand, runEval } from './commands/eval.js';
+import { fitCommand, runFit } from './commands/fit.js';
 import { runModel } from './commands/model.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   demo: { summary: demoCommand.summary, run: runDemo },
   embed: { summary: embedCommand.summary, run: runEmbed },
+  fit: { summary: fitCommand.summary, run: runFit },
+  eval: { summary: evalCommand.summary, run: runEval },
   model: { summary: 'backbone tools: list, inspect, fetch', run: runModel },
 };
 

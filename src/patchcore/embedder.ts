@@ -25,9 +25,9 @@ export interface Embedding {
 export class Embedder {
   private constructor(
     private readonly runtime: InferenceRuntime,
-    private readonly backboneSession: string,
-    private readonly inputName: string,
-    private readonly headSession: string,
+    readonly backboneSession: string,
+    readonly inputName: string,
+    readonly headSession: string,
     readonly headSpec: HeadSpec,
     readonly input: { width: number; height: number },
     readonly backboneSha256: string,

@@ -3,8 +3,10 @@
 // form max(0, (|q|^2 + |x|^2) - 2 q.x), the k smallest ascending, patch score = their mean.
 // The bank is split into blocks with a TopK each, so memory stays at queries x block.
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../model/onnx-graph.js';
+import { EMBEDDING_OUTPUT } from './embedding-head.js';
 
-export const SCORER_INPUT = 'patches';
+// Named like the head's output so backbone -> head -> scorer chain by name.
+export const SCORER_INPUT = EMBEDDING_OUTPUT;
 export const SCORER_OUTPUTS = { distances: 'nn_distances', indices: 'nn_indices', scores: 'patch_scores' } as const;
 
 /** Bank rows per block: bounds the [queries, block] distance matrix. */

@@ -1,0 +1,81 @@
+// The human side of `patchline eval`: a Markdown report with the metrics, the per-defect table
+// and heat-map overlays of the worst misses, so an engineer sees what the model gets wrong.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { readImage } from '../preprocess/decode.js';
+import { loadOpenCV } from '../preprocess/opencv.js';
+import { applyResizePolicy, type ResizePolicy } from '../preprocess/transform.js';
+import type { EvalReport, ScoredSample } from './evaluate.js';
+
+/** Image with the anomaly map in JET colours (0.5 = threshold) and the ground truth outlined in white. */
+export async function writeOverlay(path: string, sample: ScoredSample, policy: ResizePolicy, threshold: number, width: number, height: number): Promise<void> {
+  const cv = await loadOpenCV();
+  const img = applyResizePolicy(await readImage(sample.path, 'rgb'), policy);
+  const rgb = new cv.Mat(Buffer.from(img.data), height, width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR);
+  const scale = threshold > 0 ? 127.5 / threshold : 255 / Math.max(1e-9, ...sample.map);
+  const heat = cv.applyColorMap(new cv.Mat(Buffer.from(Uint8Array.from(sample.map, (v) => Math.max(0, Math.min(255, Math.round(v * scale))))), height, width, cv.CV_8UC1), cv.COLORMAP_JET);
+  let blended = rgb.addWeighted(0.55, heat, 0.45, 0);
+  if (sample.mask.some((v) => v)) {
+    const mask = new cv.Mat(Buffer.from(Uint8Array.from(sample.mask, (v) => v * 255)), height, width, cv.CV_8UC1);
+    const contours = mask.findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE);
+    blended.drawContours(contours.map((c) => c.getPoints()), -1, new cv.Vec3(255, 255, 255), 1);
+  }
+  blended = blended.resize(height * 2, width * 2, 0, 0, cv.INTER_NEAREST);
+  cv.imwrite(path, blended);
+}
+
+function fmt(v: number | null | undefined, digits = 4): string {
+  return v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits);
+}
+
+/** Worst misses: defects scored lowest and good images scored highest (relative to the threshold when known). */
+export function worstMisses(scored: ScoredSample[], threshold: number | null, count: number): ScoredSample[] {
+  const defects = scored.filter((s) => s.label === 1 && (threshold === null || s.score < threshold)).sort((a, b) => a.score - b.score);
+  const goods = scored.filter((s) => s.label === 0 && (threshold === null || s.score >= threshold)).sort((a, b) => b.score - a.score);
+  const out: ScoredSample[] = [];
+  for (let i = 0; out.length < count && (i < defects.length || i < goods.length); i++) {
+    if (defects[i]) out.push(defects[i]!);
+    if (goods[i] && out.length < count) out.push(goods[i]!);
+  }
+  return out;
+}
+
+export async function writeMarkdownReport(mdPath: string, report: EvalReport, scored: ScoredSample[], policy: ResizePolicy, size: { width: number; height: number }, dataDir: string, misses = 8): Promise<void> {
+  const overlayDir = join(dirname(mdPath), `${basename(mdPath, '.md')}-overlays`);
+  mkdirSync(overlayDir, { recursive: true });
+  const worst = worstMisses(scored, report.threshold, misses);
+  const lines = [
+    `# patchline evaluation: ${dataDir}`,
+    '',
+    `Bank: \`${report.bank.path}\` (${report.bank.backbone}, layers ${report.bank.layers.join(', ')}, ${report.bank.rows} rows, k=${report.bank.k}).`,
+    `${report.counts.images} images (${report.counts.good} good, ${report.counts.defective} defective), ${report.timing.ms_per_image.toFixed(1)} ms per image.`,
+    '',
+    '| metric | value |',
+    '|---|---|',
+    `| image AUROC | ${fmt(report.image_auroc)} |`,
+    `| pixel AUROC (all images) | ${fmt(report.pixel_auroc)} |`,
+    `| pixel AUROC (defective images only) | ${fmt(report.pixel_auroc_anomalous)} |`,
+    `| AUPRO (FPR ≤ ${report.aupro_fpr_limit}) | ${fmt(report.aupro)} |`,
+    `| threshold | ${fmt(report.threshold, 3)} |`,
+    `| F1 / precision / recall at the threshold | ${fmt(report.f1, 3)} / ${fmt(report.precision, 3)} / ${fmt(report.recall, 3)} |`,
+    '',
+    '## Per defect type',
+    '',
+    '| defect | images | image AUROC | pixel AUROC | detected at threshold |',
+    '|---|---:|---:|---:|---:|',
+    ...Object.entries(report.per_defect).map(([d, b]) => `| ${d} | ${b.images} | ${fmt(b.image_auroc)} | ${fmt(b.pixel_auroc)} | ${b.detected === null || b.recall === null ? 'n/a' : `${b.detected} (${(100 * b.recall).toFixed(0)} %)`} |`),
+    '',
+    `## Worst misses`,
+    '',
+    report.threshold === null ? 'No threshold in the bank: lowest-scored defects and highest-scored good images.' : 'Defects scored below the threshold and good images scored above it. Colour: the anomaly map (green-yellow at the threshold, red above); white outline: ground truth.',
+    '',
+  ];
+  for (const [i, s] of worst.entries()) {
+    const file = join(overlayDir, `${String(i).padStart(2, '0')}-${s.defect}-${basename(s.path).replace(/\.[^.]+$/, '')}.png`);
+    await writeOverlay(file, s, policy, report.threshold ?? NaN, size.width, size.height);
+    const kind = report.threshold === null ? (s.label ? 'lowest-scored defect' : 'highest-scored good image') : s.label ? 'missed defect' : 'false alarm';
+    lines.push(`### ${kind}: ${relative(dataDir, s.path)} (score ${s.score.toFixed(3)})`, '', `![${basename(s.path)}](${relative(dirname(mdPath), file)})`, '');
+  }
+  if (worst.length === 0) lines.push('None: every image is on the right side of the threshold.');
+  writeFileSync(mdPath, `${lines.join('\n')}\n`);
+}

@@ -1,0 +1,149 @@
+// Fitting: good images -> embeddings -> coreset memory bank -> calibrated threshold.
+// The training embeddings live in one preallocated array (the reference's memory bank before
+// subsampling); everything else is a fraction of it.
+import type { ResolvedBackbone } from '../model/backbone.js';
+import type { InferenceRuntime } from '../model/inference-runtime.js';
+import { loadBatch } from '../preprocess/batch.js';
+import type { TensorNCHW } from '../preprocess/image.js';
+import { outputSize, type ResizePolicy } from '../preprocess/transform.js';
+import type { BankManifest, Calibration } from './bank-file.js';
+import { selectCoreset, type CoresetMethod } from './coreset.js';
+import { Embedder, type HeadParams } from './embedder.js';
+import { f1OptimalThreshold, quantile } from './metrics.js';
+import { PatchCore } from './patchcore.js';
+import type { TestSample } from '../io/dataset.js';
+
+export interface FitOptions {
+  backbone: ResolvedBackbone;
+  backboneRef: string;
+  layers: string[];
+  head: HeadParams;
+  resize: ResizePolicy;
+  coreset: { method: CoresetMethod; percentage: number; seed: number };
+  k: number;
+  mapSigma: number;
+  /** Share of the training images kept out of the bank to calibrate the threshold. */
+  holdout: number;
+  calibration: { quantile: number; margin: number };
+  /** Labelled images for an F1-optimal threshold instead of the holdout quantile. */
+  validation?: TestSample[];
+  batchSize: number;
+  folder: string;
+}
+
+export interface FitProgress {
+  stage(name: 'embed' | 'coreset' | 'calibrate', total: number, unit: string): { tick(n?: number): void; stop(): void };
+}
+
+export interface FitResult {
+  manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>;
+  rows: Float32Array;
+  timings: { embedMs: number; coresetMs: number; calibrateMs: number };
+}
+
+/** Evenly spread, deterministic holdout positions (file order often follows production time). */
+export function holdoutIndices(n: number, share: number): Set<number> {
+  const h = share > 0 ? Math.max(1, Math.round(n * share)) : 0;
+  if (h >= n) throw new RangeError(`holdout share ${share} leaves no image for the bank (${n} images)`);
+  return new Set(Array.from({ length: h }, (_, j) => Math.floor(((j + 0.5) * n) / h)));
+}
+
+/** Runs `files` through `fn` in batches, decoding the next batch while the current one infers. */
+export async function forEachBatch(files: string[], batchSize: number, load: (paths: string[]) => Promise<TensorNCHW>, fn: (batch: TensorNCHW, start: number, paths: string[]) => Promise<void>): Promise<void> {
+  let next = files.length > 0 ? load(files.slice(0, batchSize)) : undefined;
+  for (let start = 0; start < files.length; start += batchSize) {
+    const batch = await next!;
+    const paths = files.slice(start, start + batchSize);
+    next = start + batchSize < files.length ? load(files.slice(start + batchSize, start + 2 * batchSize)) : undefined;
+    await fn(batch, start, paths);
+  }
+}
+
+export async function fitBank(runtime: InferenceRuntime, files: string[], opts: FitOptions, progress: FitProgress): Promise<FitResult> {
+  const held = holdoutIndices(files.length, opts.holdout);
+  const bankFiles = files.filter((_, i) => !held.has(i));
+  const holdFiles = files.filter((_, i) => held.has(i));
+  const input = outputSize(opts.resize);
+  const embedder = await Embedder.create(runtime, opts.backbone, opts.layers, opts.head, input, 'fit');
+  const load = (paths: string[]) => loadBatch(paths, opts.resize, opts.backbone.spec.normalization);
+  const per = embedder.grid.height * embedder.grid.width;
+  const dim = opts.head.targetDim;
+
+  const t0 = performance.now();
+  const embeddings = new Float32Array(bankFiles.length * per * dim);
+  const bar = progress.stage('embed', bankFiles.length, 'images');
+  await forEachBatch(bankFiles, opts.batchSize, load, async (batch, start) => {
+    const e = await embedder.embed(batch);
+    embeddings.set(e.data, start * per * dim);
+    bar.tick(e.images);
+  });
+  bar.stop();
+  const embedMs = performance.now() - t0;
+
+  const t1 = performance.now();
+  const total = Math.floor(bankFiles.length * per * opts.coreset.percentage);
+  const cbar = progress.stage('coreset', opts.coreset.method === 'identity' ? 1 : total, 'picks');
+  let last = 0;
+  const indices = await selectCoreset(runtime, embeddings, dim, opts.coreset, {}, (done) => {
+    cbar.tick(done - last);
+    last = done;
+  });
+  if (opts.coreset.method === 'identity') cbar.tick();
+  cbar.stop();
+  const rows = new Float32Array(indices.length * dim);
+  indices.forEach((r, i) => rows.set(embeddings.subarray(r * dim, (r + 1) * dim), i * dim));
+  const coresetMs = performance.now() - t1;
+
+  const manifest: FitResult['manifest'] = {
+    createdAt: new Date().toISOString(),
+    patchlineVersion: process.env.npm_package_version ?? '0.1.0',
+    backbone: {
+      ref: opts.backboneRef,
+      name: opts.backbone.spec.name,
+      sha256: embedder.backboneSha256,
+      layers: embedder.headSpec.layers.map((l) => ({ ...l, tensor: opts.backbone.spec.layers[l.name]?.tensor ?? l.name })),
+    },
+    input: { ...input, resize: opts.resize, normalization: opts.backbone.spec.normalization },
+    head: opts.head,
+    grid: embedder.grid,
+    scorer: { k: opts.k, mapSigma: opts.mapSigma },
+    coreset: { ...opts.coreset, inputRows: bankFiles.length * per, rows: indices.length },
+    calibration: { threshold: NaN, method: 'none', scores: { count: 0, min: NaN, median: NaN, max: NaN } },
+    training: { folder: opts.folder, images: files.length, bankImages: bankFiles.length, holdoutImages: holdFiles.length },
+  };
+
+  const t2 = performance.now();
+  manifest.calibration = await calibrate(runtime, { manifest, rows }, opts, holdFiles, progress);
+  const calibrateMs = performance.now() - t2;
+  return { manifest, rows, timings: { embedMs, coresetMs, calibrateMs } };
+}
+
+function summary(scores: ArrayLike<number>): Calibration['scores'] {
+  return { count: scores.length, min: quantile(scores, 0), median: quantile(scores, 0.5), max: quantile(scores, 1) };
+}
+
+async function calibrate(runtime: InferenceRuntime, bank: { manifest: FitResult['manifest']; rows: Float32Array }, opts: FitOptions, holdFiles: string[], progress: FitProgress): Promise<Calibration> {
+  const samples = opts.validation ?? holdFiles.map((path) => ({ path, label: 0 as const, defect: 'good' }));
+  if (samples.length === 0) return { threshold: NaN, method: 'none', scores: summary([]) };
+  const model = await PatchCore.load(runtime, { manifest: { ...bank.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: bank.rows }, opts.backbone, 'calibrate');
+  const scores = new Float64Array(samples.length);
+  const bar = progress.stage('calibrate', samples.length, 'images');
+  await forEachBatch(
+    samples.map((s) => s.path),
+    opts.batchSize,
+    (paths) => loadBatch(paths, opts.resize, opts.backbone.spec.normalization),
+    async (batch, start) => {
+      const p = await model.predict(batch, false);
+      scores.set(p.imageScores, start);
+      bar.tick(p.imageScores.length);
+    },
+  );
+  bar.stop();
+  await model.release();
+  if (opts.validation) {
+    const best = f1OptimalThreshold(scores, samples.map((s) => s.label));
+    return { threshold: best.threshold, method: 'validation-f1', f1: best.f1, scores: summary(scores) };
+  }
+  const q = quantile(scores, opts.calibration.quantile);
+  return { threshold: q * (1 + opts.calibration.margin), method: 'holdout-quantile', quantile: opts.calibration.quantile, margin: opts.calibration.margin, scores: summary(scores) };
+}

@@ -1,0 +1,82 @@
+// A fitted PatchCore model: backbone -> head -> kNN scorer chained in the inference worker,
+// then image scores and anomaly maps. Built from a bank file, which names everything else.
+import { BackboneError, modelDir, readBackboneBytes, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
+import type { InferenceRuntime } from '../model/inference-runtime.js';
+import { asFloat, floatTensor } from '../model/tensor.js';
+import type { TensorNCHW } from '../preprocess/image.js';
+import { anomalyMap } from './anomaly-map.js';
+import type { Bank, BankManifest } from './bank-file.js';
+import { Embedder } from './embedder.js';
+import { buildScorerGraph, SCORER_OUTPUTS } from './scorer-graph.js';
+
+export interface Prediction {
+  /** [images] max patch score per image. */
+  imageScores: Float32Array;
+  /** [images * gh * gw] patch scores. */
+  patchScores: Float32Array;
+  /** Per image, [height * width] smoothed anomaly map at the model input size. */
+  maps: Float32Array[];
+}
+
+/** 0 at score 0, 0.5 at the threshold, approaching 1 for scores far above it: 1 - 2^(-score/threshold). */
+export function normalizeScore(score: number, threshold: number): number {
+  if (!(threshold > 0)) return NaN;
+  return 1 - 2 ** (-Math.max(0, score) / threshold);
+}
+
+/** Resolves the backbone a bank was fitted with and checks it is the same file. */
+export function bankBackbone(manifest: BankManifest, override?: { backbone?: string; modelDir?: string }): ResolvedBackbone {
+  const b = resolveBackbone(override?.backbone ?? manifest.backbone.ref, modelDir(override?.modelDir));
+  const { sha256 } = readBackboneBytes(b);
+  if (sha256 !== manifest.backbone.sha256) {
+    throw new BackboneError(
+      `backbone file ${b.onnxPath} has sha256 ${sha256.slice(0, 16)}…, but the bank was fitted with ${manifest.backbone.name} sha256 ${manifest.backbone.sha256.slice(0, 16)}…: ` +
+        `scores would be meaningless. Point --backbone/--model-dir at the original model, or refit the bank with this one.`,
+    );
+  }
+  return b;
+}
+
+export class PatchCore {
+  private constructor(
+    private readonly runtime: InferenceRuntime,
+    readonly embedder: Embedder,
+    private readonly scorerSession: string,
+    readonly manifest: BankManifest,
+  ) {}
+
+  static async load(runtime: InferenceRuntime, bank: Bank, backbone: ResolvedBackbone, prefix = 'model'): Promise<PatchCore> {
+    const m = bank.manifest;
+    const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, prefix);
+    const scorerSession = `${prefix}/scorer`;
+    await runtime.load(scorerSession, buildScorerGraph(bank.rows, m.head.targetDim, m.scorer.k));
+    return new PatchCore(runtime, embedder, scorerSession, m);
+  }
+
+  async release(): Promise<void> {
+    for (const s of [this.embedder.backboneSession, this.embedder.headSession, this.scorerSession]) await this.runtime.release(s);
+  }
+
+  get threshold(): number {
+    return this.manifest.calibration.threshold;
+  }
+
+  /** Scores a batch (its buffer is transferred to the worker). */
+  async predict(batch: TensorNCHW, withMaps = true): Promise<Prediction> {
+    const [n, , h, w] = batch.dims;
+    const out = await this.runtime.run([this.embedder.backboneSession, this.embedder.headSession, this.scorerSession], { [this.embedder.inputName]: floatTensor(batch.data, batch.dims) }, { outputs: [SCORER_OUTPUTS.scores] });
+    const patchScores = asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data;
+    const { height: gh, width: gw } = this.embedder.grid;
+    const per = gh * gw;
+    const imageScores = new Float32Array(n);
+    const maps: Float32Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = patchScores.subarray(i * per, (i + 1) * per);
+      let max = -Infinity;
+      for (let p = 0; p < per; p++) if (s[p]! > max) max = s[p]!;
+      imageScores[i] = max;
+      if (withMaps) maps.push(anomalyMap(s, gh, gw, h, w, this.manifest.scorer.mapSigma));
+    }
+    return { imageScores, patchScores, maps };
+  }
+}

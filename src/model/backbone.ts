@@ -48,10 +48,13 @@ export const CATALOGUE: Record<string, BackboneSpec> = {
     url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
     normalization: IMAGENET_NORMALIZATION,
     layers: {
+      'features.3': { tensor: '339_quantized', stride: 4, description: 'block 3 output, 24 channels' },
       'features.6': { tensor: '365_quantized', stride: 8, description: 'block 6 output, 32 channels' },
       'features.7.expand': { tensor: '528_quantized', stride: 8, description: 'block 7 expansion, 192 channels' },
+      'features.10': { tensor: '400_quantized', stride: 16, description: 'block 10 output, 64 channels' },
       'features.13': { tensor: '426_quantized', stride: 16, description: 'block 13 output, 96 channels' },
       'features.14.expand': { tensor: '591_quantized', stride: 16, description: 'block 14 expansion, 576 channels' },
+      'features.16': { tensor: '452_quantized', stride: 32, description: 'block 16 output, 160 channels' },
     },
     defaultLayers: ['features.6', 'features.13'],
   },

@@ -63,9 +63,14 @@ export class InferenceRuntime {
     });
   }
 
-  /** Loads (or replaces) a session from an ONNX file path or model bytes. */
+  /**
+   * Loads (or replaces) a session from an ONNX file path or model bytes. Bytes that own their
+   * whole buffer (fresh encodes) are moved to the worker, not copied: models can carry a memory
+   * bank or coreset points of hundreds of MB.
+   */
   async load(name: string, model: Uint8Array | string): Promise<LoadedSession> {
-    const reply = await this.request({ type: 'load', name, model, options: this.options });
+    const owned = typeof model !== 'string' && model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
+    const reply = await this.request({ type: 'load', name, model, options: this.options }, owned ? [model.buffer as ArrayBuffer] : []);
     return { name, inputNames: reply.inputNames ?? [], outputNames: reply.outputNames ?? [] };
   }
 

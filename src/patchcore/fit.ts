@@ -7,7 +7,8 @@ import { loadBatch } from '../preprocess/batch.js';
 import type { TensorNCHW } from '../preprocess/image.js';
 import { outputSize, type ResizePolicy } from '../preprocess/transform.js';
 import type { BankManifest, Calibration } from './bank-file.js';
-import { selectCoreset, type CoresetMethod } from './coreset.js';
+import { PROJECTION_DIM, Projector, randomProjection, selectCoresetOfPoints, type CoresetMethod } from './coreset.js';
+import { EmbeddingSpool } from './embedding-spool.js';
 import { Embedder, type HeadParams } from './embedder.js';
 import { f1OptimalThreshold, quantile } from './metrics.js';
 import { PatchCore } from './patchcore.js';
@@ -29,6 +30,8 @@ export interface FitOptions {
   validation?: TestSample[];
   batchSize: number;
   folder: string;
+  /** Folder for the temporary embedding file (default: the OS temp folder). */
+  workDir?: string;
 }
 
 export interface FitProgress {
@@ -69,30 +72,45 @@ export async function fitBank(runtime: InferenceRuntime, files: string[], opts: 
   const per = embedder.grid.height * embedder.grid.width;
   const dim = opts.head.targetDim;
 
+  // Full embeddings go to disk; only their 128-dim projection, what the coreset needs, stays in RAM.
   const t0 = performance.now();
-  const embeddings = new Float32Array(bankFiles.length * per * dim);
-  const bar = progress.stage('embed', bankFiles.length, 'images');
-  await forEachBatch(bankFiles, opts.batchSize, load, async (batch, start) => {
-    const e = await embedder.embed(batch);
-    embeddings.set(e.data, start * per * dim);
-    bar.tick(e.images);
-  });
-  bar.stop();
-  const embedMs = performance.now() - t0;
+  const spool = new EmbeddingSpool(dim, opts.workDir);
+  let indices: Int32Array;
+  let rows: Float32Array;
+  let embedMs: number;
+  let coresetMs: number;
+  try {
+    const needsProjection = dim !== PROJECTION_DIM && opts.coreset.method !== 'identity';
+    const projector = needsProjection ? await Projector.create(runtime, dim, randomProjection(dim, opts.coreset.seed), 'fit/project') : undefined;
+    const points = opts.coreset.method === 'identity' ? undefined : new Float32Array(bankFiles.length * per * PROJECTION_DIM);
+    const bar = progress.stage('embed', bankFiles.length, 'images');
+    await forEachBatch(bankFiles, opts.batchSize, load, async (batch, start) => {
+      const e = await embedder.embed(batch);
+      spool.append(e.data);
+      points?.set(projector ? await projector.project(e.data) : e.data, start * per * PROJECTION_DIM);
+      bar.tick(e.images);
+    });
+    bar.stop();
+    await projector?.release();
+    embedMs = performance.now() - t0;
 
-  const t1 = performance.now();
-  const total = Math.floor(bankFiles.length * per * opts.coreset.percentage);
-  const cbar = progress.stage('coreset', opts.coreset.method === 'identity' ? 1 : total, 'picks');
-  let last = 0;
-  const indices = await selectCoreset(runtime, embeddings, dim, opts.coreset, {}, (done) => {
-    cbar.tick(done - last);
-    last = done;
-  });
-  if (opts.coreset.method === 'identity') cbar.tick();
-  cbar.stop();
-  const rows = new Float32Array(indices.length * dim);
-  indices.forEach((r, i) => rows.set(embeddings.subarray(r * dim, (r + 1) * dim), i * dim));
-  const coresetMs = performance.now() - t1;
+    const t1 = performance.now();
+    const total = Math.floor(bankFiles.length * per * opts.coreset.percentage);
+    const cbar = progress.stage('coreset', points ? total : 1, 'picks');
+    let last = 0;
+    indices = points
+      ? await selectCoresetOfPoints(runtime, points, opts.coreset, {}, (done) => {
+          cbar.tick(done - last);
+          last = done;
+        })
+      : Int32Array.from({ length: spool.length }, (_, i) => i);
+    if (!points) cbar.tick();
+    cbar.stop();
+    rows = spool.gather(indices);
+    coresetMs = performance.now() - t1;
+  } finally {
+    spool.close();
+  }
 
   const manifest: FitResult['manifest'] = {
     createdAt: new Date().toISOString(),

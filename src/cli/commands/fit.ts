@@ -25,6 +25,7 @@ export const fitCommand: CommandSpec = {
     margin: { type: 'string', value: 'M', default: '0.1', help: '... times (1 + margin)' },
     validation: { type: 'string', value: 'DIR', help: 'labelled folder (MVTec test layout): F1-optimal threshold instead of the holdout quantile' },
     batch: { type: 'string', value: 'N', default: '8', help: 'images per backbone run' },
+    'work-dir': { type: 'string', value: 'DIR', help: 'folder for the temporary embedding file (needs ~ images x patches x dim x 4 bytes; default: OS temp)' },
     ...BACKBONE_OPTIONS,
     ...HEAD_OPTIONS,
     ...RESIZE_OPTIONS,
@@ -75,6 +76,7 @@ export async function runFit(argv: string[]): Promise<void> {
         validation,
         batchSize: intOption(cmd, v, 'batch'),
         folder: data,
+        workDir: optionalString(v, 'work-dir'),
       },
       { stage: (name, total, unit) => progress(name, total, unit) },
     );

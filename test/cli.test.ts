@@ -23,7 +23,7 @@ function cli(...args: string[]) {
 
 describe('patchline CLI', () => {
   test('--help works on every command and subcommand', () => {
-    for (const args of [['--help'], ['embed', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help']]) {
+    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help']]) {
       const r = cli(...args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /Usage|Subcommands|Commands/, args.join(' '));
@@ -43,6 +43,10 @@ describe('patchline CLI', () => {
       [['embed', '--images', 'x.png', '--out', 'o.npy', '--crop', '300'], /--crop 300 is larger than --resize 256/],
       [['embed', '--images', 'x.png', '--out', 'o.npy', '--size', '12by3'], /--size must be WIDTHxHEIGHT/],
       [['model', 'inspect'], /MODEL is required/],
+      [['fit', '--data', '.'], /--out is required/],
+      [['fit', '--data', '.', '--out', 'b', '--coreset', '2'], /--coreset must be a number >= 0 <= 1, got '2'/],
+      [['fit', '--data', '.', '--out', 'b', '--coreset-method', 'random'], /--coreset-method must be approximate, greedy or identity/],
+      [['eval', '--bank', 'b'], /--data is required/],
       [['model', 'frobnicate'], /unknown subcommand 'frobnicate'/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];

@@ -1,0 +1,142 @@
+// The one configuration schema of `patchline run`: every field with its default and its
+// description. Files (YAML or JSON) and command-line overrides are validated against it, and
+// `patchline config` prints its defaults and its JSON Schema.
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+
+const syntheticSource = z
+  .object({
+    type: z.literal('synthetic-web'),
+    width: z.number().int().min(16).default(448).describe('web width in pixels (across)'),
+    linesPerChunk: z.number().int().min(1).default(64).describe('lines the simulated camera delivers per chunk'),
+    linesPerSecond: z.number().min(0).default(0).describe('line rate to simulate; 0 = as fast as the pipeline takes them'),
+    seed: z.number().int().default(1).describe('seed of the texture and the defects'),
+    defectEvery: z.number().int().min(0).default(900).describe('mean lines between injected defects; 0 = a defect-free web'),
+    lines: z.number().int().min(0).default(0).describe('stop after this many lines; 0 = endless'),
+  })
+  .strict();
+
+const folderSource = z
+  .object({
+    type: z.literal('folder'),
+    path: z.string().min(1).describe('folder of images, processed in name order'),
+    watch: z.boolean().default(false).describe('keep running and process images that appear later'),
+    pollMs: z.number().int().min(50).default(500).describe('how often to look for new files when watching'),
+  })
+  .strict();
+
+const videoSource = z
+  .object({
+    type: z.literal('video'),
+    path: z.string().min(1).describe('video file'),
+    loop: z.boolean().default(false).describe('start again at the end'),
+  })
+  .strict();
+
+const captureSource = z
+  .object({
+    type: z.literal('capture'),
+    device: z.union([z.number().int().min(0), z.string().min(1)]).describe('camera index, RTSP URL, or GStreamer pipeline ending in appsink'),
+    reconnect: z
+      .object({
+        initialMs: z.number().int().min(10).default(500),
+        maxMs: z.number().int().min(10).default(30000),
+      })
+      .strict()
+      .default({ initialMs: 500, maxMs: 30000 })
+      .describe('backoff between reconnection attempts when the camera drops'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    line: z.string().regex(/^[A-Za-z0-9_-]+$/).default('line1').describe('production line id (MQTT topic level)'),
+    camera: z.string().regex(/^[A-Za-z0-9_-]+$/).default('cam1').describe('camera id (MQTT topic level)'),
+    source: z.discriminatedUnion('type', [syntheticSource, folderSource, videoSource, captureSource]).default({
+      type: 'synthetic-web',
+      width: 448,
+      linesPerChunk: 64,
+      linesPerSecond: 0,
+      seed: 1,
+      defectEvery: 900,
+      lines: 0,
+    }),
+    linescan: z
+      .object({
+        enabled: z.boolean().optional().describe('tile a stream of lines into frames (default: on for synthetic-web, off otherwise)'),
+        overlap: z.number().int().min(0).default(32).describe('pixels two neighbouring tiles share, along and across the web (at least one feature cell)'),
+        mmPerLine: z.number().min(0).default(0).describe('web advance per line in mm (0 = report lines only)'),
+        mmPerPixel: z.number().min(0).default(0).describe('pixel size across the web in mm (0 = pixels only)'),
+      })
+      .strict()
+      .default({ overlap: 32, mmPerLine: 0, mmPerPixel: 0 }),
+    model: z
+      .object({
+        bank: z.string().min(1).optional().describe("bank file from 'patchline fit' (the demo fits its own)"),
+        backbone: z.string().optional().describe("backbone instead of the bank's (same file: sha256 is checked)"),
+        modelDir: z.string().optional().describe('models directory (default: $PATCHLINE_MODEL_DIR or ./models)'),
+        threads: z.number().int().min(1).optional().describe('onnxruntime threads per operator (default: all cores)'),
+      })
+      .strict()
+      .default({}),
+    pipeline: z
+      .object({
+        batchSize: z.number().int().min(1).default(4).describe('frames per inference call, at most'),
+        batchTimeoutMs: z.number().int().min(0).default(50).describe('send a smaller batch after this long'),
+        queueSize: z.number().int().min(1).default(16).describe('frames waiting for inference, at most'),
+        queuePolicy: z.enum(['drop-oldest', 'block']).default('drop-oldest').describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
+        minRegionArea: z.number().int().min(1).default(16).describe('smallest defect region reported, in pixels'),
+        drainTimeoutMs: z.number().int().min(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
+      })
+      .strict()
+      .default({ batchSize: 4, batchTimeoutMs: 50, queueSize: 16, queuePolicy: 'drop-oldest', minRegionArea: 16, drainTimeoutMs: 5000 }),
+    mqtt: z
+      .object({
+        url: z.string().optional().describe('broker URL (mqtt://, mqtts://, ws://); absent = an in-process broker on localhost (demo)'),
+        prefix: z.string().regex(/^[^#+]+$/).default('patchline').describe('first topic level'),
+        clientId: z.string().optional().describe('MQTT client id (default: patchline-<line>-<camera>)'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        tls: z
+          .object({
+            ca: z.string().optional().describe('CA certificate file (PEM)'),
+            cert: z.string().optional().describe('client certificate file (PEM)'),
+            key: z.string().optional().describe('client key file (PEM)'),
+            rejectUnauthorized: z.boolean().default(true),
+          })
+          .strict()
+          .optional(),
+        qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1).describe('QoS of result messages'),
+        offlineQueue: z.number().int().min(0).default(10000).describe('results kept, in order, while the broker is away; beyond it the oldest are dropped and counted'),
+        heatmap: z
+          .object({
+            enabled: z.boolean().default(true),
+            format: z.enum(['jpeg', 'float16']).default('jpeg').describe('JPEG overlay, or the raw map as float16 little-endian'),
+            maxPerSecond: z.number().min(0).default(2).describe('rate limit; anomalous frames first'),
+            quality: z.number().int().min(1).max(100).default(80),
+          })
+          .strict()
+          .default({ enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 }),
+      })
+      .strict()
+      .default({ prefix: 'patchline', qos: 1, offlineQueue: 10000, heatmap: { enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 } }),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('127.0.0.1').describe('address /metrics, /healthz and /readyz listen on'),
+        port: port.default(9464),
+      })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
+    output: z
+      .object({
+        heatmapDir: z.string().optional().describe('also write heat-map images of anomalous frames here'),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = Config['source'];

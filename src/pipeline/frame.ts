@@ -1,0 +1,61 @@
+// What travels down the pipeline: frames from cameras or tiles cut from a line-scan web, then
+// the same frames with their scores and maps.
+import type { Image8 } from '../preprocess/image.js';
+
+export interface FramePosition {
+  /** Frame index within its source (area cameras, folders, videos). */
+  index?: number;
+  /** Source file, for folder sources. */
+  file?: string;
+  /** Line-scan: web line of the tile's top row, and its left pixel across the web. */
+  line?: number;
+  x?: number;
+  /** Line-scan: tile row and column in the tiling. */
+  tileRow?: number;
+  tileCol?: number;
+}
+
+export interface Frame {
+  /** Monotonic per pipeline run, assigned at the source. */
+  seq: number;
+  /** Capture time, ms since the epoch. */
+  timestamp: number;
+  image: Image8;
+  position: FramePosition;
+  /** Stage name -> milliseconds spent. */
+  latency: Record<string, number>;
+}
+
+/** A chunk of lines from a line-scan camera: `lines` rows of `width` RGB pixels. */
+export interface LineChunk {
+  seq: number;
+  timestamp: number;
+  /** Web line index of the first row. */
+  firstLine: number;
+  lines: number;
+  width: number;
+  /** Interleaved RGB, row-major. */
+  data: Uint8Array;
+  /** Optional encoder count for the first row. */
+  encoder?: number;
+}
+
+export interface DefectRegion {
+  /** Bounding box in frame pixels, or in web coordinates (line, x) for line-scan. */
+  box: { x: number; y: number; width: number; height: number };
+  area: number;
+  peak: { x: number; y: number; score: number };
+  /** Line-scan: position of the box's top along the web in mm (when a scale is configured). */
+  mm?: { along: number; across: number };
+}
+
+export interface ScoredFrame extends Frame {
+  score: number;
+  normalizedScore: number;
+  isAnomaly: boolean;
+  threshold: number;
+  /** Anomaly map at the frame's size. */
+  map: Float32Array;
+  regions: DefectRegion[];
+  bankId: string;
+}

@@ -1,0 +1,92 @@
+// Line-scan tiling and map merging: tiles cover the web exactly, a defect across tile seams is
+// reported once at its web position, a clean web reports nothing.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SyntheticWeb } from '../src/capture/synthetic-web.js';
+import type { LineChunk } from '../src/pipeline/frame.js';
+import { WebMapMerger } from '../src/pipeline/web-map.js';
+import { tileColumns, WebTiler, type TileGeometry } from '../src/pipeline/web-tiler.js';
+
+const g: TileGeometry = { webWidth: 300, tileWidth: 128, tileHeight: 128, overlap: 32 };
+
+function chunks(web: SyntheticWeb, lines: number, per: number): LineChunk[] {
+  const out: LineChunk[] = [];
+  for (let first = 0, seq = 0; first < lines; first += per, seq++) {
+    const n = Math.min(per, lines - first);
+    out.push({ seq, timestamp: seq, firstLine: first, lines: n, width: web.options.width, data: web.render(first, n) });
+  }
+  return out;
+}
+
+/** An ideal detector: 10 inside the defect ellipse (with a 2 px halo of 5), 0 elsewhere. */
+function oracle(line: number, x: number, d: { line: number; x: number; halfLength: number; halfWidth: number }[]): number {
+  for (const e of d) {
+    const r = ((line - e.line) / e.halfLength) ** 2 + ((x - e.x) / e.halfWidth) ** 2;
+    if (r <= 1) return 10;
+    if (r <= 1.6) return 5;
+  }
+  return 0;
+}
+
+function run(defects: { kind: 'scratch' | 'spot'; line: number; x: number; halfLength: number; halfWidth: number }[], chunkLines: number) {
+  const web = new SyntheticWeb({ width: g.webWidth, seed: 3, defectEvery: 0, defects });
+  const tiler = new WebTiler(g);
+  const merger = new WebMapMerger(g, 7, 4, { mmPerLine: 0.1, mmPerPixel: 0.05 });
+  const regions = [];
+  const tiles = [];
+  for (const c of chunks(web, 700, chunkLines)) {
+    for (const t of tiler.push(c)) {
+      tiles.push(t);
+      const map = new Float32Array(g.tileWidth * g.tileHeight);
+      for (let y = 0; y < g.tileHeight; y++) for (let x = 0; x < g.tileWidth; x++) map[y * g.tileWidth + x] = oracle(t.line + y, t.x + x, defects);
+      regions.push(...merger.add(t, map));
+    }
+  }
+  regions.push(...merger.flush());
+  return { regions, tiles, web };
+}
+
+describe('line-scan tiling', () => {
+  test('columns step by tile - overlap and end flush with the right edge', () => {
+    assert.deepEqual(tileColumns(g), [0, 96, 172]);
+    assert.deepEqual(tileColumns({ ...g, webWidth: 128 }), [0]);
+  });
+
+  test('tiles are exact copies of the web at their position, whatever the chunk size', () => {
+    for (const per of [1, 37, 500]) {
+      const { tiles, web } = run([], per);
+      assert.deepEqual(tiles.slice(0, 4).map((t) => [t.row, t.col, t.line, t.x]), [[0, 0, 0, 0], [0, 1, 0, 96], [0, 2, 0, 172], [1, 0, 96, 0]]);
+      const t = tiles[4]!;
+      const rows = web.render(t.line, g.tileHeight);
+      for (let y = 0; y < g.tileHeight; y += 17) {
+        assert.deepEqual(Array.from(t.image.data.subarray(y * 128 * 3, (y + 1) * 128 * 3)), Array.from(rows.subarray((y * 300 + t.x) * 3, (y * 300 + t.x + 128) * 3)));
+      }
+    }
+  });
+
+  test('a defect across a tile boundary (along and across) is reported once, at its web position', () => {
+    // Tile rows start at lines 0, 96, 192...: a scratch centred on line 100 spans 85..115, crossing
+    // the overlap of rows 0 and 1; x = 110 lies in the overlap of columns 0 and 1 (96..127).
+    const defects = [
+      { kind: 'scratch' as const, line: 100, x: 110, halfLength: 15, halfWidth: 3 },
+      { kind: 'spot' as const, line: 400, x: 250, halfLength: 6, halfWidth: 6 },
+    ];
+    const { regions } = run(defects, 50);
+    assert.equal(regions.length, 2, JSON.stringify(regions));
+    const [a, b] = regions;
+    // |dx| <= 3 and |dy| <= 15 around (110, 100)
+    assert.deepEqual(a!.box, { x: 107, y: 85, width: 7, height: 31 });
+    assert.equal(a!.peak.score, 10);
+    assert.ok(Math.abs(a!.mm!.along - 8.5) < 1e-9 && Math.abs(a!.mm!.across - 5.35) < 1e-9);
+    assert.deepEqual(b!.box, { x: 244, y: 394, width: 13, height: 13 });
+  });
+
+  test('a defect-free web reports nothing; merged maps have no seams', () => {
+    assert.deepEqual(run([], 64).regions, []);
+  });
+
+  test('lost lines are detected', () => {
+    const tiler = new WebTiler(g);
+    assert.throws(() => tiler.push({ seq: 3, timestamp: 0, firstLine: 10, lines: 1, width: 300, data: new Uint8Array(900) }), /starts at line 10, expected 0/);
+  });
+});

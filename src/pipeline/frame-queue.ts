@@ -1,0 +1,101 @@
+// The bounded queue between the source and inference, and the batcher: a batch leaves when
+// inference is free and either `maxBatch` frames wait or the oldest has waited `maxWaitMs`.
+// When full, 'drop-oldest' drops (and reports) the oldest frame; 'block' makes the source wait
+// (its `flow.room()` resolves only when there is room).
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Flow } from '../capture/sources.js';
+
+export interface QueueOptions {
+  capacity: number;
+  policy: 'drop-oldest' | 'block';
+  maxBatch: number;
+  maxWaitMs: number;
+}
+
+export interface QueueHooks<T> {
+  onDrop?(item: T): void;
+  onDepth?(depth: number): void;
+}
+
+export class FrameQueue<T> {
+  private readonly items: { item: T; at: number }[] = [];
+  private waiters: (() => void)[] = [];
+  private idle = true;
+  private kick: (() => void) | undefined;
+
+  constructor(
+    private readonly opts: QueueOptions,
+    private readonly hooks: QueueHooks<T> = {},
+    private readonly scheduler: SchedulerLike = asyncScheduler,
+  ) {}
+
+  readonly flow: Flow = {
+    room: () => (this.opts.policy === 'drop-oldest' || this.items.length < this.opts.capacity ? Promise.resolve() : new Promise<void>((r) => this.waiters.push(r))),
+  };
+
+  get depth(): number {
+    return this.items.length;
+  }
+
+  /** Downstream finished a batch and takes the next. */
+  ready(): void {
+    this.idle = true;
+    this.kick?.();
+  }
+
+  private released(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w();
+  }
+
+  /** Batches of `source`'s items; call ready() after handling each batch. */
+  batches(source: Observable<T>): Observable<T[]> {
+    return new Observable<T[]>((subscriber) => {
+      let completed = false;
+      let timer: Subscription | undefined;
+      const tryEmit = () => {
+        timer?.unsubscribe();
+        timer = undefined;
+        if (this.items.length === 0) {
+          if (completed && this.idle) subscriber.complete();
+          return;
+        }
+        if (!this.idle) return;
+        const age = this.scheduler.now() - this.items[0]!.at;
+        if (this.items.length >= this.opts.maxBatch || age >= this.opts.maxWaitMs || completed) {
+          this.idle = false;
+          const batch = this.items.splice(0, this.opts.maxBatch).map((e) => e.item);
+          this.hooks.onDepth?.(this.items.length);
+          this.released();
+          subscriber.next(batch);
+        } else {
+          timer = this.scheduler.schedule(tryEmit, this.opts.maxWaitMs - age);
+        }
+      };
+      this.kick = tryEmit;
+      const sub = source.subscribe({
+        next: (item) => {
+          if (this.opts.policy === 'drop-oldest' && this.items.length >= this.opts.capacity) {
+            const dropped = this.items.shift()!;
+            this.hooks.onDrop?.(dropped.item);
+          }
+          this.items.push({ item, at: this.scheduler.now() });
+          this.hooks.onDepth?.(this.items.length);
+          tryEmit();
+        },
+        error: (e) => subscriber.error(e),
+        complete: () => {
+          completed = true;
+          tryEmit();
+        },
+      });
+      return () => {
+        timer?.unsubscribe();
+        sub.unsubscribe();
+        this.kick = undefined;
+        this.released();
+      };
+    });
+  }
+}

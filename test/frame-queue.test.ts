@@ -1,0 +1,69 @@
+// Marble tests of the queue/batcher: batch size, batch timeout, drop-oldest, and waiting for
+// the consumer.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { concatMap, delay, of, tap } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { FrameQueue } from '../src/pipeline/frame-queue.js';
+
+function scheduler() {
+  return new TestScheduler((a, b) => assert.deepEqual(a, b));
+}
+
+describe('FrameQueue', () => {
+  test('a batch leaves at maxBatch frames or after maxWaitMs, whichever first', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const q = new FrameQueue<string>({ capacity: 10, policy: 'drop-oldest', maxBatch: 3, maxWaitMs: 5 }, {}, undefined);
+      const src = cold('a-b-c-d----------|');
+      const out = q.batches(src).pipe(tap(() => q.ready()));
+      // a,b,c at frames 0,2,4 -> batch at 4; d at 6 waits 5 ms -> batch at 11; completion at 17.
+      expectObservable(out).toBe('----x------y-----|', { x: ['a', 'b', 'c'], y: ['d'] });
+    });
+  });
+
+  test('while the consumer is busy frames accumulate; the oldest are dropped beyond capacity', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const dropped: string[] = [];
+      const q = new FrameQueue<string>({ capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 }, { onDrop: (d) => dropped.push(d) });
+      const src = cold('a-b-c-d-e|');
+      // The consumer takes 5 ms per batch: b and d are pushed out by c and e.
+      const out = q.batches(src).pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))));
+      expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
+    });
+  });
+
+  test('drops are reported', () => {
+    const dropped: string[] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const q = new FrameQueue<string>({ capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 }, { onDrop: (d) => dropped.push(d) });
+      const out = q.batches(cold('a-b-c-d-e|')).pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))));
+      expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
+    });
+    assert.deepEqual(dropped, ['b', 'd']);
+  });
+
+  test('block policy: the source waits for room instead of dropping', async () => {
+    const q = new FrameQueue<number>({ capacity: 2, policy: 'block', maxBatch: 1, maxWaitMs: 0 });
+    const order: string[] = [];
+    const { Observable } = await import('rxjs');
+    const src = new Observable<number>((s) => {
+      (async () => {
+        for (let i = 0; i < 5; i++) {
+          await q.flow.room();
+          order.push(`in${i}`);
+          s.next(i);
+        }
+        s.complete();
+      })();
+    });
+    const got: number[][] = [];
+    await new Promise<void>((resolve) =>
+      q
+        .batches(src)
+        .pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))))
+        .subscribe({ next: (b) => got.push(b), complete: resolve }),
+    );
+    assert.deepEqual(got, [[0], [1], [2], [3], [4]]);
+    assert.ok(order.length === 5);
+  });
+});

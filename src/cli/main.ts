@@ -5,6 +5,8 @@ import { embedCommand, runEmbed } from './commands/embed.js';
 import { evalCommand, runEval } from './commands/eval.js';
 import { fitCommand, runFit } from './commands/fit.js';
 import { runModel } from './commands/model.js';
+import { configCommand, runConfig } from './commands/config.js';
+import { runCommand, runRun } from './commands/run.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   demo: { summary: demoCommand.summary, run: runDemo },
@@ -12,6 +14,8 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   fit: { summary: fitCommand.summary, run: runFit },
   eval: { summary: evalCommand.summary, run: runEval },
   model: { summary: 'backbone tools: list, inspect, fetch', run: runModel },
+  run: { summary: runCommand.summary, run: runRun },
+  config: { summary: configCommand.summary, run: runConfig },
 };
 
 function usage(): string {

@@ -3,7 +3,6 @@
 // `patchline config` prints its defaults and its JSON Schema.
 import { z } from 'zod';
 
-const port = z.number().int().min(1).max(65535);
 
 const syntheticSource = z
   .object({
@@ -96,6 +95,7 @@ export const configSchema = z
         url: z.string().optional().describe('broker URL (mqtt://, mqtts://, ws://); absent = an in-process broker on localhost (demo)'),
         prefix: z.string().regex(/^[^#+]+$/).default('patchline').describe('first topic level'),
         clientId: z.string().optional().describe('MQTT client id (default: patchline-<line>-<camera>)'),
+        protocolVersion: z.union([z.literal(4), z.literal(5)]).optional().describe('4 = MQTT 3.1.1, 5 = MQTT 5 (heat-map metadata as user properties); default 5, or 4 for the in-process broker'),
         username: z.string().optional(),
         password: z.string().optional(),
         tls: z
@@ -125,7 +125,7 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         host: z.string().default('127.0.0.1').describe('address /metrics, /healthz and /readyz listen on'),
-        port: port.default(9464),
+        port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),
       })
       .strict()
       .default({ enabled: true, host: '127.0.0.1', port: 9464 }),

@@ -5,23 +5,14 @@ import { basename, dirname, join, relative } from 'node:path';
 import { readImage } from '../preprocess/decode.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 import { applyResizePolicy, type ResizePolicy } from '../preprocess/transform.js';
+import { overlay } from '../render/overlay.js';
 import type { EvalReport, ScoredSample } from './evaluate.js';
 
-/** Image with the anomaly map in JET colours (0.5 = threshold) and the ground truth outlined in white. */
-export async function writeOverlay(path: string, sample: ScoredSample, policy: ResizePolicy, threshold: number, width: number, height: number): Promise<void> {
+async function writeOverlay(path: string, sample: ScoredSample, policy: ResizePolicy, threshold: number): Promise<void> {
   const cv = await loadOpenCV();
   const img = applyResizePolicy(await readImage(sample.path, 'rgb'), policy);
-  const rgb = new cv.Mat(Buffer.from(img.data), height, width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR);
-  const scale = threshold > 0 ? 127.5 / threshold : 255 / Math.max(1e-9, ...sample.map);
-  const heat = cv.applyColorMap(new cv.Mat(Buffer.from(Uint8Array.from(sample.map, (v) => Math.max(0, Math.min(255, Math.round(v * scale))))), height, width, cv.CV_8UC1), cv.COLORMAP_JET);
-  let blended = rgb.addWeighted(0.55, heat, 0.45, 0);
-  if (sample.mask.some((v) => v)) {
-    const mask = new cv.Mat(Buffer.from(Uint8Array.from(sample.mask, (v) => v * 255)), height, width, cv.CV_8UC1);
-    const contours = mask.findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE);
-    blended.drawContours(contours.map((c) => c.getPoints()), -1, new cv.Vec3(255, 255, 255), 1);
-  }
-  blended = blended.resize(height * 2, width * 2, 0, 0, cv.INTER_NEAREST);
-  cv.imwrite(path, blended);
+  const o = await overlay(img, sample.map, threshold, sample.mask);
+  cv.imwrite(path, o.resize(img.height * 2, img.width * 2, 0, 0, cv.INTER_NEAREST));
 }
 
 function fmt(v: number | null | undefined, digits = 4): string {
@@ -40,7 +31,7 @@ export function worstMisses(scored: ScoredSample[], threshold: number | null, co
   return out;
 }
 
-export async function writeMarkdownReport(mdPath: string, report: EvalReport, scored: ScoredSample[], policy: ResizePolicy, size: { width: number; height: number }, dataDir: string, misses = 8): Promise<void> {
+export async function writeMarkdownReport(mdPath: string, report: EvalReport, scored: ScoredSample[], policy: ResizePolicy, dataDir: string, misses = 8): Promise<void> {
   const overlayDir = join(dirname(mdPath), `${basename(mdPath, '.md')}-overlays`);
   mkdirSync(overlayDir, { recursive: true });
   const worst = worstMisses(scored, report.threshold, misses);
@@ -72,7 +63,7 @@ export async function writeMarkdownReport(mdPath: string, report: EvalReport, sc
   ];
   for (const [i, s] of worst.entries()) {
     const file = join(overlayDir, `${String(i).padStart(2, '0')}-${s.defect}-${basename(s.path).replace(/\.[^.]+$/, '')}.png`);
-    await writeOverlay(file, s, policy, report.threshold ?? NaN, size.width, size.height);
+    await writeOverlay(file, s, policy, report.threshold ?? NaN);
     const kind = report.threshold === null ? (s.label ? 'lowest-scored defect' : 'highest-scored good image') : s.label ? 'missed defect' : 'false alarm';
     lines.push(`### ${kind}: ${relative(dataDir, s.path)} (score ${s.score.toFixed(3)})`, '', `![${basename(s.path)}](${relative(dirname(mdPath), file)})`, '');
   }

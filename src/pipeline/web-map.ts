@@ -76,12 +76,12 @@ export class WebMapMerger {
         r.weight[tile.x + x]! += w;
       }
     }
-    const got = (this.received.get(tile.row) ?? 0) + 1;
-    this.received.set(tile.row, got);
+    const got = (this.received.get(tile.line) ?? 0) + 1;
+    this.received.set(tile.line, got);
     if (got < this.columns.length) return [];
-    this.received.delete(tile.row);
-    // The next tile row starts at (row + 1) * step: lines above it get no more contributions.
-    this.finalEnd = (tile.row + 1) * this.step;
+    this.received.delete(tile.line);
+    // The next tile row starts one step lower: lines above it get no more contributions.
+    this.finalEnd = tile.line + this.step;
     return this.collect(false);
   }
 

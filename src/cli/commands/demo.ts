@@ -1,78 +1,143 @@
-// `patchline demo`: the main job on embedded defaults. Generates textured "product" images,
-// embeds them with the default backbone and prints what PatchCore sees.
+// `patchline demo`: the product on embedded defaults. Teaches PatchCore a defect-free simulated
+// textile web, then inspects a web with injected defects through the full service: line-scan
+// tiling, the worker, MQTT (an in-process broker), Prometheus metrics, heat-map images.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import mqtt from 'mqtt';
+import { SyntheticWeb, type SyntheticDefect } from '../../capture/synthetic-web.js';
+import { defaultConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { DEFAULT_BACKBONE, modelDir, resolveBackbone } from '../../model/backbone.js';
 import { ensureModel } from '../../model/fetch-model.js';
 import { InferenceRuntime } from '../../model/inference-runtime.js';
-import { Embedder } from '../../patchcore/embedder.js';
-import { imagesToBatch } from '../../preprocess/batch.js';
-import type { Image8 } from '../../preprocess/image.js';
-import { cropImage, REFERENCE_RESIZE, outputSize } from '../../preprocess/transform.js';
-import { texture } from '../../synth/texture.js';
-import { optionalString, parseCommand, type CommandSpec } from '../args.js';
+import { writeBank } from '../../patchcore/bank-file.js';
+import { fitBank } from '../../patchcore/fit.js';
+import type { DefectRegion } from '../../pipeline/frame.js';
+import { WebTiler } from '../../pipeline/web-tiler.js';
+import { loadOpenCV } from '../../preprocess/opencv.js';
+import { InspectionService } from '../../service/service.js';
+import { intOption, optionalString, parseCommand, type CommandSpec } from '../args.js';
+import { progress } from '../progress.js';
+import { runService } from './run.js';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
-  summary: 'self-contained demo on generated images with the default backbone',
-  usage: ['patchline demo [--model-dir DIR]'],
-  options: { 'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' } },
+  summary: 'self-contained demo: fit on a simulated web, inspect a web with defects, publish over MQTT',
+  usage: ['patchline demo [--out DIR] [--lines N] [--model-dir DIR]'],
+  options: {
+    out: { type: 'string', value: 'DIR', default: 'patchline-demo', help: 'training tiles, bank and heat-map images go here' },
+    lines: { type: 'string', value: 'N', default: '3000', help: 'web lines to inspect (0 = endless, stop with Ctrl-C)' },
+    'metrics-port': { type: 'string', value: 'PORT', default: '9464', help: 'port of /metrics, /healthz, /readyz (0 = any free port)' },
+    'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' },
+    quiet: { type: 'boolean', help: 'no live status line' },
+  },
 };
 
-function demoImages(): { name: string; image: Image8 }[] {
-  const web = texture({ kind: 'stripes', width: 900, height: 300, seed: 7, period: 14, angle: 0.5 });
-  const defect = cropImage(web, 600, 0, 256, 256);
-  // A dark scratch across the last "good" crop: the kind of defect the later stages must find.
-  for (let y = 100; y < 110; y++) for (let x = 40; x < 200; x++) for (let c = 0; c < 3; c++) defect.data[(y * 256 + x) * 3 + c] = 35;
-  return [
-    { name: 'web crop 1', image: cropImage(web, 0, 0, 256, 256) },
-    { name: 'web crop 2', image: cropImage(web, 300, 20, 256, 256) },
-    { name: 'web crop 3 + scratch', image: defect },
-    { name: 'other weave', image: texture({ kind: 'weave', width: 256, height: 256, seed: 8, period: 10, color: [110, 140, 150] }) },
-  ];
+const WEB_WIDTH = 448;
+const TILE = 224;
+
+/** Writes defect-free tiles of a training web as PNG files; returns their paths. */
+async function trainingTiles(dir: string, lines: number): Promise<string[]> {
+  const cv = await loadOpenCV();
+  mkdirSync(dir, { recursive: true });
+  const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1000, defectEvery: 0 });
+  const tiler = new WebTiler({ webWidth: WEB_WIDTH, tileWidth: TILE, tileHeight: TILE, overlap: 0 });
+  const tiles = tiler.push({ seq: 0, timestamp: 0, firstLine: 0, lines, width: WEB_WIDTH, data: web.render(0, lines) });
+  return tiles.map((t, i) => {
+    const path = join(dir, `tile-${String(i).padStart(3, '0')}.png`);
+    cv.imwrite(path, new cv.Mat(Buffer.from(t.image.data), TILE, TILE, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
+    return path;
+  });
+}
+
+/** A region "finds" a defect when its box, grown by 8 px, contains the defect's centre. */
+function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number } {
+  const hit = (d: SyntheticDefect, r: DefectRegion) => d.x >= r.box.x - 8 && d.x <= r.box.x + r.box.width + 8 && d.line >= r.box.y - 8 && d.line <= r.box.y + r.box.height + 8;
+  return { found: defects.filter((d) => regions.some((r) => hit(d, r))).length, falseRegions: regions.filter((r) => !defects.some((d) => hit(d, r))).length };
 }
 
 export async function runDemo(argv: string[]): Promise<void> {
-  const v = parseCommand(demoCommand, argv);
+  const cmd = demoCommand;
+  const v = parseCommand(cmd, argv);
   if (!v) return;
-  const backbone = resolveBackbone(DEFAULT_BACKBONE, modelDir(optionalString(v, 'model-dir')));
-  await ensureModel(backbone, (s) => process.stderr.write(s));
+  const out = resolve(optionalString(v, 'out') ?? 'patchline-demo');
+  const lines = intOption(cmd, v, 'lines', 0);
+  const models = modelDir(optionalString(v, 'model-dir'));
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const backbone = resolveBackbone(DEFAULT_BACKBONE, models);
+  await ensureModel(backbone, log);
+
+  log(`demo: 1/2 teaching PatchCore a defect-free web (${out}/train)`);
+  const files = await trainingTiles(join(out, 'train'), 3584);
   const runtime = new InferenceRuntime();
+  const bankPath = join(out, 'web.bank');
   try {
-    const head = { patchsize: 3, pretrainDim: 1024, targetDim: 1024 };
-    const t0 = performance.now();
-    const embedder = await Embedder.create(runtime, backbone, backbone.spec.defaultLayers, head, outputSize(REFERENCE_RESIZE));
-    const loadMs = performance.now() - t0;
-    const items = demoImages();
-    const t1 = performance.now();
-    const e = await embedder.embed(imagesToBatch(items.map((i) => i.image), REFERENCE_RESIZE, backbone.spec.normalization));
-    const embedMs = performance.now() - t1;
-    const per = e.grid.height * e.grid.width;
-    const out = process.stdout;
-    out.write(`patchline demo: ${backbone.spec.name} (${backbone.onnxPath})\n`);
-    out.write(`  layers ${embedder.headSpec.layers.map((l) => `${l.name} ${l.channels}x${l.height}x${l.width}`).join(', ')}\n`);
-    out.write(`  patch grid ${e.grid.height}x${e.grid.width}, embedding ${e.dim} dims, ${items.length} images -> ${e.data.length / e.dim} patch vectors\n`);
-    out.write(`  model load ${loadMs.toFixed(0)} ms, embedding ${(embedMs / items.length).toFixed(1)} ms per image\n`);
-    out.write('  farthest patch of each image from its nearest patch in "web crop 1" (PatchCore-style distance):\n');
-    for (let i = 0; i < items.length; i++) {
-      out.write(`    ${items[i]!.name.padEnd(22)} ${maxNearestDistance(e.data, e.dim, per, i, 0).toFixed(2)}\n`);
-    }
+    const fit = await fitBank(
+      runtime,
+      files,
+      {
+        backbone,
+        backboneRef: DEFAULT_BACKBONE,
+        layers: backbone.spec.defaultLayers,
+        head: { patchsize: 3, pretrainDim: 256, targetDim: 256 },
+        resize: { mode: 'exact', width: TILE, height: TILE },
+        coreset: { method: 'approximate', percentage: 0.1, seed: 0 },
+        k: 1,
+        mapSigma: 4,
+        holdout: 0.15,
+        calibration: { quantile: 1, margin: 0.15 },
+        batchSize: 8,
+        folder: join(out, 'train'),
+      },
+      { stage: (name, total, unit) => progress(`  ${name}`, total, unit) },
+    );
+    const m = writeBank(bankPath, fit.manifest, fit.rows);
+    log(`  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`);
   } finally {
     await runtime.close();
   }
-}
 
-/** max over the patches of image `a` of the distance to the nearest patch of image `b`. */
-function maxNearestDistance(data: Float32Array, dim: number, per: number, a: number, b: number): number {
-  let worst = 0;
-  for (let p = 0; p < per; p++) {
-    const q = (a * per + p) * dim;
-    let best = Infinity;
-    for (let r = 0; r < per; r++) {
-      const k = (b * per + r) * dim;
-      let s = 0;
-      for (let d = 0; d < dim && s < best; d++) s += (data[q + d]! - data[k + d]!) ** 2;
-      if (s < best) best = s;
-    }
-    worst = Math.max(worst, Math.sqrt(best));
-  }
-  return worst;
+  const config: Config = {
+    ...defaultConfig(),
+    source: { type: 'synthetic-web', width: WEB_WIDTH, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
+    model: { bank: bankPath, modelDir: models },
+    metrics: { enabled: true, host: '127.0.0.1', port: intOption(cmd, v, 'metrics-port', 0) },
+    output: { heatmapDir: join(out, 'heatmaps') },
+  };
+  log(`demo: 2/2 inspecting ${lines || 'endless'} lines of a ${WEB_WIDTH}-px web with injected defects`);
+  const regions: DefectRegion[] = [];
+  const service = new InspectionService(config, log, (f) => regions.push(...f.regions));
+  let received = 0;
+  let example: string | undefined;
+  const watch = async () => {
+    const client = await mqtt.connectAsync(service.mqttUrl!);
+    await client.subscribeAsync(`${config.mqtt.prefix}/#`);
+    client.on('message', (topic, payload) => {
+      if (!topic.endsWith('/result')) return;
+      received++;
+      const p = JSON.parse(payload.toString());
+      if (p.regions.length > 0 && !example) example = `${topic} ${JSON.stringify(p)}`;
+    });
+    return client;
+  };
+  let watcher: Awaited<ReturnType<typeof watch>> | undefined;
+  const code = await runService(service, Boolean(v.quiet), log, async () => {
+    watcher = await watch();
+  });
+  await watcher?.endAsync();
+  const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1, defectEvery: 700 });
+  const injected = web.defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0)).filter((d) => d.line + d.halfLength < (lines || Infinity));
+  const { found, falseRegions } = matchDefects(injected, regions);
+  process.stdout.write(
+    [
+      '',
+      `patchline demo: ${service.stats.framesOut} tiles scored (${(service.stats.framesOut / ((Date.now() - service.stats.startedAt) / 1000)).toFixed(1)} tiles/s), ${service.stats.anomalies} anomalous`,
+      `  defects injected: ${injected.length}, found: ${found}, regions not matching a defect: ${falseRegions}`,
+      `  MQTT results received by a subscriber: ${received}`,
+      `  heat maps of anomalous tiles: ${join(out, 'heatmaps')}`,
+      example ? `  example result: ${example.slice(0, 600)}${example.length > 600 ? '…' : ''}` : '',
+      '',
+    ].join('\n'),
+  );
+  if (code !== 0) throw new Error('the inspection service failed (see above)');
 }

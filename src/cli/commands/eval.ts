@@ -65,7 +65,7 @@ export async function runEval(argv: string[]): Promise<void> {
       timing: { seconds, ms_per_image: (1000 * seconds) / samples.length },
     };
     writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-    await writeMarkdownReport(markdown, report, scored, m.input.resize, m.input, data, intOption(cmd, v, 'misses', 0));
+    await writeMarkdownReport(markdown, report, scored, m.input.resize, data, intOption(cmd, v, 'misses', 0));
     const f = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(4));
     process.stdout.write(
       `image AUROC ${f(report.image_auroc)}  pixel AUROC ${f(report.pixel_auroc)}  (defective only ${f(report.pixel_auroc_anomalous)})  AUPRO ${f(report.aupro)}  F1 ${f(report.f1)} at threshold ${f(threshold)}\n` +

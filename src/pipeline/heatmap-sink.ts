@@ -1,0 +1,74 @@
+// Heat maps out of the pipeline: rate-limited to MQTT (anomalous frames first) and, optionally,
+// every anomalous frame's overlay to a folder.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PipelineMetrics } from '../metrics/metrics.js';
+import type { Image8 } from '../preprocess/image.js';
+import { toFloat16 } from '../publish/payloads.js';
+import type { MqttPublisher } from '../publish/mqtt-publisher.js';
+import { overlayJpeg } from '../render/overlay.js';
+import type { ScoredFrame } from './frame.js';
+
+/** Token bucket: `perSecond` tokens, at most `perSecond` stored (at least 1). */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+  constructor(
+    private readonly perSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = Math.max(1, perSecond);
+    this.last = now();
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(Math.max(1, this.perSecond), this.tokens + ((t - this.last) / 1000) * this.perSecond);
+    this.last = t;
+  }
+
+  /** Priority takes any whole token; others only a full bucket's, keeping room for anomalies. */
+  take(priority: boolean): boolean {
+    if (this.perSecond <= 0) return false;
+    this.refill();
+    const need = priority ? 1 : Math.max(1, this.perSecond);
+    if (this.tokens < need) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export interface HeatmapOptions {
+  enabled: boolean;
+  format: 'jpeg' | 'float16';
+  maxPerSecond: number;
+  quality: number;
+  dir?: string;
+}
+
+export class HeatmapSink {
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    private readonly opts: HeatmapOptions,
+    private readonly publisher: MqttPublisher | undefined,
+    private readonly metrics: PipelineMetrics,
+  ) {
+    this.limiter = new RateLimiter(opts.maxPerSecond);
+    if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+  }
+
+  async handle(f: ScoredFrame & { view: Image8 }): Promise<void> {
+    if (this.opts.dir && f.isAnomaly) {
+      writeFileSync(join(this.opts.dir, `${String(f.seq).padStart(7, '0')}-score${f.score.toFixed(1)}.jpg`), await overlayJpeg(f.view, f.map, f.threshold, this.opts.quality));
+    }
+    if (!this.opts.enabled || !this.publisher) return;
+    if (!this.limiter.take(f.isAnomaly)) {
+      this.metrics.heatmapsSkipped.inc();
+      return;
+    }
+    const props = { seq: String(f.seq), width: String(f.view.width), height: String(f.view.height), format: this.opts.format, threshold: String(f.threshold) };
+    const payload = this.opts.format === 'jpeg' ? await overlayJpeg(f.view, f.map, f.threshold, this.opts.quality) : Buffer.from(toFloat16(f.map));
+    this.publisher.publishHeatmap(payload, props);
+  }
+}

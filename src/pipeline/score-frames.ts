@@ -1,0 +1,84 @@
+// The inference stage: a batch of frames -> preprocessing -> backbone + head + kNN in the
+// worker -> scored frames with maps and (for area frames) defect regions.
+import { concatMap, from, type OperatorFunction } from 'rxjs';
+import type { PipelineMetrics } from '../metrics/metrics.js';
+import { imagesToBatch } from '../preprocess/batch.js';
+import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
+import { normalizeScore, type PatchCore } from '../patchcore/patchcore.js';
+import type { DefectRegion, Frame, ScoredFrame } from './frame.js';
+import { findRegions, publicRegion } from './regions.js';
+
+/** Map pixel (model input) -> frame pixel for a resize policy. */
+export function mapToFrame(policy: ResizePolicy, frame: { width: number; height: number }): (x: number, y: number) => { x: number; y: number } {
+  if (policy.mode === 'exact') {
+    const sx = frame.width / policy.width;
+    const sy = frame.height / policy.height;
+    return (x, y) => ({ x: Math.round(x * sx), y: Math.round(y * sy) });
+  }
+  const resized = shorterSideSize(frame.width, frame.height, policy.resize);
+  const s = frame.width / resized.width;
+  const left = Math.round((resized.width - policy.crop) / 2);
+  const top = Math.round((resized.height - policy.crop) / 2);
+  return (x, y) => ({ x: Math.round((x + left) * s), y: Math.round((y + top) * s) });
+}
+
+function toFrameRegion(r: DefectRegion, to: ReturnType<typeof mapToFrame>): DefectRegion {
+  const a = to(r.box.x, r.box.y);
+  const b = to(r.box.x + r.box.width, r.box.y + r.box.height);
+  const p = to(r.peak.x, r.peak.y);
+  return { box: { x: a.x, y: a.y, width: b.x - a.x, height: b.y - a.y }, area: r.area, peak: { x: p.x, y: p.y, score: r.peak.score } };
+}
+
+export interface ScoreOptions {
+  policy: ResizePolicy;
+  minRegionArea: number;
+  bankId: string;
+  /** Line-scan tiles get their regions from the web map merger instead. */
+  frameRegions: boolean;
+  /** Called after each batch: the queue may send the next. */
+  onBatchDone(): void;
+}
+
+export function scoreFrames(model: PatchCore, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame & { view: Frame['image'] }> {
+  const { width, height } = model.manifest.input;
+  const threshold = model.threshold;
+  return (source) =>
+    source.pipe(
+      concatMap(async (frames) => {
+        try {
+          const t0 = performance.now();
+          metrics.batchSize.observe(frames.length);
+          const views = frames.map((f) => applyResizePolicy(f.image, opts.policy));
+          const batch = imagesToBatch(views, { mode: 'exact', width, height }, model.manifest.input.normalization);
+          const t1 = performance.now();
+          const p = await model.predict(batch);
+          const t2 = performance.now();
+          const out = frames.map((f, i) => {
+            const score = p.imageScores[i]!;
+            const map = p.maps[i]!;
+            const to = mapToFrame(opts.policy, f.image);
+            const regions = opts.frameRegions && Number.isFinite(threshold) ? findRegions(map, width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to)) : [];
+            return {
+              ...f,
+              view: views[i]!,
+              score,
+              normalizedScore: normalizeScore(score, threshold),
+              isAnomaly: Number.isFinite(threshold) && score >= threshold,
+              threshold,
+              map,
+              regions,
+              bankId: opts.bankId,
+              latency: { ...f.latency, preprocess: (t1 - t0) / frames.length, inference: (t2 - t1) / frames.length, postprocess: (performance.now() - t2) / frames.length },
+            };
+          });
+          metrics.stageSeconds.observe({ stage: 'preprocess' }, (t1 - t0) / 1000 / frames.length);
+          metrics.stageSeconds.observe({ stage: 'inference' }, (t2 - t1) / 1000 / frames.length);
+          metrics.stageSeconds.observe({ stage: 'postprocess' }, (performance.now() - t2) / 1000 / frames.length);
+          return out;
+        } finally {
+          opts.onBatchDone();
+        }
+      }),
+      concatMap((scored) => from(scored)),
+    );
+}

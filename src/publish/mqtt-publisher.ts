@@ -1,0 +1,151 @@
+// Results to the plant's MQTT broker (mqtt.js 5). Results go through a bounded FIFO that is
+// only fed to the client while connected, so a broker outage keeps them in order, counted, and
+// drops the oldest only beyond the configured size. QoS 1 messages in flight when the
+// connection breaks are resent by mqtt.js after reconnecting (at-least-once). The retained
+// status topic says online/offline; the broker publishes "offline" as last will.
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { PipelineMetrics } from '../metrics/metrics.js';
+import type { StatusPayload, Topics } from './payloads.js';
+
+export interface PublisherOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  qos: 0 | 1 | 2;
+  protocolVersion: 4 | 5;
+  offlineQueue: number;
+  /** Messages handed to mqtt.js at once while connected. */
+  window?: number;
+}
+
+interface Pending {
+  topic: string;
+  payload: Buffer;
+}
+
+export class MqttPublisher {
+  readonly client: MqttClient;
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly opts: PublisherOptions,
+    private readonly topics: Topics,
+    private readonly status: Omit<StatusPayload, 'state' | 'since'>,
+    private readonly metrics: PipelineMetrics,
+    private readonly log: (s: string) => void,
+  ) {
+    const file = (f: string | undefined, what: string) => {
+      if (!f) return undefined;
+      try {
+        return readFileSync(f);
+      } catch (e) {
+        throw new Error(`mqtt.tls.${what}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    const options: IClientOptions = {
+      clientId: opts.clientId,
+      protocolVersion: opts.protocolVersion,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      clean: true,
+      ...(opts.username ? { username: opts.username } : {}),
+      ...(opts.password ? { password: opts.password } : {}),
+      ...(opts.tls ? { ca: file(opts.tls.ca, 'ca'), cert: file(opts.tls.cert, 'cert'), key: file(opts.tls.key, 'key'), rejectUnauthorized: opts.tls.rejectUnauthorized } : {}),
+      will: { topic: topics.status, payload: Buffer.from(JSON.stringify(this.statusPayload('offline'))), qos: 1, retain: true },
+    };
+    this.client = mqtt.connect(opts.url, options);
+    this.client.on('connect', () => {
+      this.metrics.mqttConnected.set(1);
+      this.log(`mqtt: connected to ${opts.url}`);
+      this.client.publish(topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
+      this.pump();
+    });
+    this.client.on('close', () => this.metrics.mqttConnected.set(0));
+    this.client.on('offline', () => this.log(`mqtt: broker ${opts.url} unreachable; results are queued (${this.queue.length} now, at most ${opts.offlineQueue})`));
+    this.client.on('error', (e) => this.log(`mqtt: ${e.message}`));
+  }
+
+  private statusPayload(state: StatusPayload['state']): StatusPayload {
+    return { state, since: new Date().toISOString(), ...this.status };
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  get queued(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  /** Queues a result; never blocks the pipeline. */
+  publishResult(payload: unknown): void {
+    if (this.queue.length >= this.opts.offlineQueue) {
+      this.queue.shift();
+      this.metrics.mqttDropped.inc();
+    }
+    this.queue.push({ topic: this.topics.result, payload: Buffer.from(JSON.stringify(payload)) });
+    this.metrics.mqttQueued.set(this.queued);
+    this.pump();
+  }
+
+  /** Heat maps are best effort (QoS 0), sent only while connected. */
+  publishHeatmap(payload: Buffer, properties: Record<string, string>): boolean {
+    if (!this.client.connected) return false;
+    const options = this.opts.protocolVersion === 5 ? { qos: 0 as const, properties: { userProperties: properties } } : { qos: 0 as const };
+    this.client.publish(this.topics.heatmap, payload, options, (e) => {
+      if (e) this.metrics.mqttErrors.inc();
+      else this.metrics.mqttPublished.inc({ kind: 'heatmap' });
+    });
+    return true;
+  }
+
+  private pump(): void {
+    const window = this.opts.window ?? 64;
+    while (this.client.connected && this.inFlight < window && this.queue.length > 0) {
+      const m = this.queue.shift()!;
+      this.inFlight++;
+      this.client.publish(m.topic, m.payload, { qos: this.opts.qos }, (e) => {
+        this.inFlight--;
+        if (e) {
+          // Put it back at the front: order is kept, the message is retried after reconnecting.
+          this.metrics.mqttErrors.inc();
+          this.queue.unshift(m);
+        } else {
+          this.metrics.mqttPublished.inc({ kind: 'result' });
+        }
+        this.metrics.mqttQueued.set(this.queued);
+        if (this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
+        this.pump();
+      });
+    }
+  }
+
+  /** Resolves when every queued result is acknowledged, or after `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    if (this.queued === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Publishes the offline status (a clean stop sends no last will) and disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.connected) {
+      await new Promise<void>((r) => this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true }, () => r()));
+    }
+    await this.client.endAsync();
+    this.metrics.mqttConnected.set(0);
+  }
+}

@@ -1,6 +1,7 @@
 // `patchline config`: the defaults (commented YAML), the JSON Schema for editors, validation.
 import { configJsonSchema, defaultConfig, toYaml } from '../../config/load.js';
 import { optionalString, parseCommand, UsageError, type CommandSpec } from '../args.js';
+import { configReferenceRows } from '../../config/reference.js';
 import { loadConfigOrUsage } from './run.js';
 
 export const configCommand: CommandSpec = {
@@ -10,6 +11,7 @@ export const configCommand: CommandSpec = {
   options: {
     'print-defaults': { type: 'boolean', help: 'every field with its default, as YAML' },
     'json-schema': { type: 'boolean', help: 'JSON Schema of the config (for editor completion and validation)' },
+    markdown: { type: 'boolean', help: 'the field table of docs/configuration.md' },
     validate: { type: 'string', value: 'FILE', help: 'check a config file; prints the effective config' },
     set: { type: 'string', multiple: true, value: 'PATH=VALUE', help: 'override a field while validating' },
   },
@@ -25,6 +27,10 @@ export async function runConfig(argv: string[]): Promise<void> {
   }
   if (v['json-schema']) {
     process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    return;
+  }
+  if (v.markdown) {
+    process.stdout.write(`${configReferenceRows().join('\n')}\n`);
     return;
   }
   const file = optionalString(v, 'validate');

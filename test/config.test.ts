@@ -1,0 +1,53 @@
+// One schema for files and flags: defaults, errors that name file and field, examples that
+// validate, and docs generated from the schema.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { defaultConfig, loadConfig } from '../src/config/load.js';
+import { configReferenceRows } from '../src/config/reference.js';
+import { PROJECT_ROOT } from './helpers/shared.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'patchline-config-'));
+
+describe('config', () => {
+  test('every example in config/ validates', () => {
+    const files = readdirSync(join(PROJECT_ROOT, 'config')).filter((f) => f.endsWith('.yaml'));
+    assert.ok(files.length >= 5);
+    for (const f of files) loadConfig(join(PROJECT_ROOT, 'config', f));
+    const gige = loadConfig(join(PROJECT_ROOT, 'config', 'gige-linescan.yaml'));
+    assert.equal(gige.source.type, 'capture');
+    assert.match(String((gige.source as { device: string }).device), /^aravissrc .* appsink/);
+  });
+
+  test('config/patchline.yaml sets exactly the defaults (except the bank)', () => {
+    const c = loadConfig(join(PROJECT_ROOT, 'config', 'patchline.yaml'));
+    assert.deepEqual({ ...c, model: {} }, defaultConfig());
+  });
+
+  test('unknown keys, wrong types, bad values and missing files name the file and field', () => {
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'pipeline:\n  batchSize: many\n  queuPolicy: block\nmqtt:\n  qos: 3\n');
+    assert.throws(() => loadConfig(f), (e: Error) => /bad\.yaml: pipeline\.batchSize: .*expected number/.test(e.message) && /bad\.yaml: pipeline: unknown key\(s\) 'queuPolicy'/.test(e.message) && /bad\.yaml: mqtt\.qos/.test(e.message));
+    assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /missing\.yaml: cannot read config: ENOENT/);
+    writeFileSync(join(dir, 'broken.yaml'), 'a: [1,\n');
+    assert.throws(() => loadConfig(join(dir, 'broken.yaml')), /broken\.yaml: not valid YAML/);
+    assert.throws(() => loadConfig(undefined, ['pipeline.batchSize=0']), /pipeline\.batchSize: Too small.*after --set/);
+    assert.equal(loadConfig(undefined, ['pipeline.batchSize=8', 'mqtt.url=mqtt://b:1883']).pipeline.batchSize, 8);
+  });
+
+  test('CLI: exit 2 with the field; --print-defaults; --json-schema; docs table is current', () => {
+    const f = join(dir, 'typo.json');
+    writeFileSync(f, JSON.stringify({ metrics: { prot: 1 } }));
+    const run = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...a], { encoding: 'utf8', cwd: PROJECT_ROOT });
+    const r = run('run', '--config', f);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /typo\.json: metrics: unknown key\(s\) 'prot'/);
+    assert.match(run('config', '--print-defaults').stdout, /queuePolicy: drop-oldest/);
+    assert.equal(JSON.parse(run('config', '--json-schema').stdout).type, 'object');
+    const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8');
+    for (const row of configReferenceRows()) assert.ok(doc.includes(row), `docs/configuration.md is out of date (regenerate with 'patchline config --markdown'): missing ${row}`);
+  });
+});

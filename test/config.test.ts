@@ -51,3 +51,13 @@ describe('config', () => {
     for (const row of configReferenceRows()) assert.ok(doc.includes(row), `docs/configuration.md is out of date (regenerate with 'patchline config --markdown'): missing ${row}`);
   });
 });
+
+describe('generated docs', () => {
+  test("docs/configuration.md and docs/mqtt.md are current ('npm run docs' regenerates them)", async () => {
+    const { fill, generatedSections } = await import('../scripts/gen-docs.js');
+    for (const f of ['configuration.md', 'mqtt.md']) {
+      const text = readFileSync(join(PROJECT_ROOT, 'docs', f), 'utf8');
+      assert.equal(fill(text, generatedSections()), text, `docs/${f} is out of date: run 'npm run docs'`);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { resultSchema, statusSchema } from '../src/publish/payload-schema.js';
 import { InspectionService } from '../src/service/service.js';
 import { useTestCache } from './helpers/cache.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
@@ -31,18 +32,28 @@ async function config(bank: string, broker: string, lines: number, linesPerSecon
 
 interface Collected {
   seqs: number[];
+  invalid: string[];
   statuses: string[];
   heatmaps: number;
   client: mqtt.MqttClient;
 }
 
 async function subscribe(url: string): Promise<Collected> {
-  const c: Collected = { seqs: [], statuses: [], heatmaps: 0, client: await mqtt.connectAsync(url, { reconnectPeriod: 50, protocolVersion: 5 }) };
+  const c: Collected = { seqs: [], invalid: [], statuses: [], heatmaps: 0, client: await mqtt.connectAsync(url, { reconnectPeriod: 50, protocolVersion: 5 }) };
   await c.client.subscribeAsync('patchline/#', { qos: 1 });
   c.client.on('connect', () => void c.client.subscribeAsync('patchline/#', { qos: 1 }));
   c.client.on('message', (topic, payload) => {
-    if (topic.endsWith('/result')) c.seqs.push(JSON.parse(payload.toString()).seq);
-    else if (topic.endsWith('/status')) c.statuses.push(JSON.parse(payload.toString()).state);
+    const check = (schema: typeof resultSchema | typeof statusSchema) => {
+      const r = schema.safeParse(JSON.parse(payload.toString()));
+      if (!r.success) c.invalid.push(`${topic}: ${r.error.message}`);
+    };
+    if (topic.endsWith('/result')) {
+      check(resultSchema);
+      c.seqs.push(JSON.parse(payload.toString()).seq);
+    } else if (topic.endsWith('/status')) {
+      check(statusSchema);
+      c.statuses.push(JSON.parse(payload.toString()).state);
+    }
     else if (topic.endsWith('/heatmap')) c.heatmaps++;
   });
   return c;
@@ -85,6 +96,7 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     assert.deepEqual(sub.statuses.slice(-1), ['offline']);
     assert.ok(sub.statuses.includes('online'));
     assert.ok(sub.heatmaps > 0);
+    assert.deepEqual(sub.invalid, [], 'payloads match the documented JSON Schemas');
     const documented = [...readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/`((?:patchline|nodejs)_[a-z_]+)`/g)].map((m) => m[1]!);
     assert.ok(documented.length >= 20);
     for (const name of new Set(documented)) assert.match(midRun, new RegExp(`^(# TYPE )?${name}[ {]`, 'm'), `${name} is documented but not exported`);

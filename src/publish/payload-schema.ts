@@ -1,0 +1,54 @@
+// The MQTT payloads as schemas: the JSON Schemas in docs/mqtt.md are generated from these, and
+// the integration tests validate real messages against them.
+import { z } from 'zod';
+
+const region = z
+  .object({
+    box: z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() }).describe('bounding box; frame pixels, or web (x across, y = line) for line-scan'),
+    area: z.number().int().describe('pixels above the threshold'),
+    peak: z.object({ x: z.number().int(), y: z.number().int(), score: z.number() }).describe('highest map value and where'),
+    mm: z.object({ along: z.number(), across: z.number() }).optional().describe('line-scan with a scale: box top-left in mm along and across the web'),
+  })
+  .strict();
+
+export const resultSchema = z
+  .object({
+    seq: z.number().int().min(0).describe('frame sequence number of this run, from 0, no gaps'),
+    line: z.string(),
+    camera: z.string(),
+    captured_at: z.iso.datetime().describe('capture time (source)'),
+    published_at: z.iso.datetime(),
+    position: z
+      .object({
+        index: z.number().int().optional(),
+        file: z.string().optional(),
+        line: z.number().int().optional().describe('line-scan: web line of the tile top'),
+        x: z.number().int().optional().describe('line-scan: tile left edge across the web'),
+        tileRow: z.number().int().optional(),
+        tileCol: z.number().int().optional(),
+      })
+      .strict(),
+    score: z.number().describe('image score: the largest patch score (mean squared distance to the k nearest good patches)'),
+    normalized_score: z.number().min(0).max(1).describe('1 - 2^(-score/threshold): 0.5 at the threshold'),
+    is_anomaly: z.boolean().describe('score >= threshold'),
+    threshold: z.number(),
+    bank: z.string().describe('bank file and checksum prefix that scored this frame'),
+    latency_ms: z.record(z.string(), z.number()).describe('per stage: queue, preprocess, inference, postprocess, publish, total (capture to publish)'),
+    regions: z.array(region).describe('defect regions: connected map areas at or above the threshold (line-scan: each defect once, when its lines are final)'),
+  })
+  .strict();
+
+export const statusSchema = z
+  .object({
+    state: z.enum(['online', 'offline']),
+    since: z.iso.datetime(),
+    bank: z.string().optional(),
+    backbone: z.string().optional(),
+    version: z.string().optional(),
+    heatmap: z.object({ width: z.number().int(), height: z.number().int(), format: z.string() }).optional().describe('size and format of heat maps'),
+  })
+  .strict();
+
+export function payloadJsonSchemas(): { result: unknown; status: unknown } {
+  return { result: z.toJSONSchema(resultSchema), status: z.toJSONSchema(statusSchema) };
+}

@@ -55,6 +55,8 @@ export const CATALOGUE: Record<string, BackboneSpec> = {
       'features.13': { tensor: '426_quantized', stride: 16, description: 'block 13 output, 96 channels' },
       'features.14.expand': { tensor: '591_quantized', stride: 16, description: 'block 14 expansion, 576 channels' },
       'features.16': { tensor: '452_quantized', stride: 32, description: 'block 16 output, 160 channels' },
+      'features.17': { tensor: '624_quantized', stride: 32, description: 'block 17 output, 320 channels' },
+      'features.18': { tensor: '627_quantized', stride: 32, description: 'last 1x1 convolution, 1280 channels' },
     },
     defaultLayers: ['features.6', 'features.13'],
   },

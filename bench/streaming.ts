@@ -1,0 +1,99 @@
+// Streaming benchmark: `patchline run` on the synthetic web (in-process broker, heat maps on),
+// steady-state frames/s, per-stage p50/p99, CPU use (cores busy, of all), for MobileNetV2 and a
+// WRN50-shaped export.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SyntheticWeb } from '../src/capture/synthetic-web.js';
+import { defaultConfig } from '../src/config/load.js';
+import { modelDir, resolveBackbone } from '../src/model/backbone.js';
+import { InferenceRuntime } from '../src/model/inference-runtime.js';
+import { writeBank } from '../src/patchcore/bank-file.js';
+import { fitBank } from '../src/patchcore/fit.js';
+import type { ScoredFrame } from '../src/pipeline/frame.js';
+import { WebTiler } from '../src/pipeline/web-tiler.js';
+import { loadOpenCV } from '../src/preprocess/opencv.js';
+import { InspectionService } from '../src/service/service.js';
+import { exportedBackbone } from './exported-backbone.js';
+import { median, percentile, type BenchRow } from './stats.js';
+
+async function fitWebBank(backboneRef: string, layers: string[], dir: string): Promise<string> {
+  const cv = await loadOpenCV();
+  mkdirSync(join(dir, 'train'), { recursive: true });
+  const web = new SyntheticWeb({ width: 448, seed: 1000, defectEvery: 0 });
+  const tiles = new WebTiler({ webWidth: 448, tileWidth: 224, tileHeight: 224, overlap: 0 }).push({ seq: 0, timestamp: 0, firstLine: 0, lines: 2240, width: 448, data: web.render(0, 2240) });
+  const files = tiles.map((t, i) => {
+    const p = join(dir, 'train', `${i}.png`);
+    cv.imwrite(p, new cv.Mat(Buffer.from(t.image.data), 224, 224, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
+    return p;
+  });
+  const runtime = new InferenceRuntime();
+  try {
+    const backbone = resolveBackbone(backboneRef, modelDir());
+    const fit = await fitBank(
+      runtime,
+      files,
+      {
+        backbone,
+        backboneRef,
+        layers,
+        head: { patchsize: 3, pretrainDim: 1024, targetDim: 1024 },
+        resize: { mode: 'exact', width: 224, height: 224 },
+        coreset: { method: 'approximate', percentage: 0.01, seed: 0 },
+        k: 1,
+        mapSigma: 4,
+        holdout: 0.15,
+        calibration: { quantile: 1, margin: 0.15 },
+        batchSize: 4,
+        folder: dir,
+      },
+      { stage: () => ({ tick() {}, stop() {} }) },
+    );
+    const path = join(dir, 'web.bank');
+    writeBank(path, fit.manifest, fit.rows);
+    return path;
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function streamOnce(name: string, bank: string, lines: number): Promise<BenchRow[]> {
+  const results: { at: number; f: ScoredFrame }[] = [];
+  const config = {
+    ...defaultConfig(),
+    source: { type: 'synthetic-web' as const, width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
+    model: { bank, modelDir: modelDir() },
+    pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' as const },
+    metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+  };
+  const service = new InspectionService(config, () => {}, (f) => results.push({ at: performance.now(), f }));
+  await service.start();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await service.done();
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await service.stop();
+  // Steady state: from the 5th result to the last.
+  const steady = results.slice(4);
+  const fps = (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000);
+  const rows: BenchRow[] = [
+    { name: `${name}: frames/s (steady state, ${results.length} tiles of 224x224)`, value: fps, unit: 'frames/s' },
+    { name: `${name}: CPU busy`, value: (cpu.user + cpu.system) / 1000 / wall, unit: `cores of ${cpus().length}` },
+  ];
+  for (const stage of ['queue', 'preprocess', 'inference', 'postprocess', 'publish', 'total']) {
+    const xs = steady.map(({ f }) => (stage === 'total' ? f.latency.queue! + f.latency.preprocess! + f.latency.inference! + f.latency.postprocess! + f.latency.publish! : f.latency[stage]!));
+    rows.push({ name: `${name}: ${stage} p50 / p99`, value: median(xs), unit: `ms (p99 ${percentile(xs, 99).toFixed(1)})` });
+  }
+  return rows;
+}
+
+export async function streamingBenchmark(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-stream-'));
+  const rows: BenchRow[] = [];
+  const mobile = await fitWebBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
+  rows.push(...(await streamOnce('MobileNetV2 int8', mobile, 3000)));
+  const wrn = exportedBackbone('wideresnet50');
+  if (wrn) rows.push(...(await streamOnce('WRN50 (random weights)', await fitWebBank(wrn, ['layer2', 'layer3'], join(dir, 'wrn50')), 1500)));
+  return rows;
+}

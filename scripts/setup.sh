@@ -25,7 +25,8 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-apt_packages=(libopencv-dev mosquitto mosquitto-clients)
+# The shellcheck and systemd-analyze (systemd) tools let the tests check the deployment scripts and unit.
+apt_packages=(libopencv-dev mosquitto mosquitto-clients shellcheck systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { InspectionService } from '../../service/service.js';
+import { systemdNotifier } from '../../service/systemd-notify.js';
 import { optionalString, parseCommand, UsageError, type CommandSpec } from '../args.js';
 
 export const runCommand: CommandSpec = {
@@ -54,6 +55,10 @@ export function startStatusLine(service: InspectionService, quiet: boolean): () 
 export async function runService(service: InspectionService, quiet: boolean, log: (s: string) => void, onStarted?: () => Promise<void>): Promise<number> {
   await service.start();
   await onStarted?.();
+  const systemd = systemdNotifier(process.env, log);
+  systemd.ready();
+  // The event loop is responsive (this timer runs) and the pipeline has not failed.
+  const stopWatchdog = systemd.watchdog(() => service.alive().ok);
   log(`running: metrics at ${service.metricsUrl ?? '(disabled)'}/metrics, MQTT ${service.mqttUrl}, topics ${service.config.mqtt.prefix}/${service.config.line}/${service.config.camera}/{result,heatmap,status}`);
   const stopStatus = startStatusLine(service, quiet);
   let signalled = false;
@@ -61,12 +66,14 @@ export async function runService(service: InspectionService, quiet: boolean, log
     if (signalled) return;
     signalled = true;
     log(`\n${sig}: stopping the source and draining`);
+    systemd.stopping();
     void service.stop();
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   await service.done();
   stopStatus();
+  stopWatchdog();
   if (!signalled) await service.stop();
   return service.error ? 1 : 0;
 }

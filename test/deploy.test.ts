@@ -1,0 +1,62 @@
+// Deployment files: the systemd unit verifies, the scripts are shellcheck-clean, and the
+// service speaks systemd's notify protocol (readiness, watchdog, stopping).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { systemdNotifier } from '../src/service/systemd-notify.js';
+import { PROJECT_ROOT } from './helpers/shared.js';
+
+function tool(t: { skip(msg: string): void }, path: string): boolean {
+  if (existsSync(path)) return true;
+  const msg = `SKIPPED: ${path} is absent (apt-get install ${path.endsWith('shellcheck') ? 'shellcheck' : 'systemd'}; scripts/setup.sh installs it)`;
+  process.stderr.write(`\n!!! ${msg}\n`);
+  t.skip(msg);
+  return false;
+}
+
+describe('deployment', () => {
+  test('systemd-analyze verify passes on the unit', (t) => {
+    if (!tool(t, '/usr/bin/systemd-analyze')) return;
+    const r = spawnSync('/usr/bin/systemd-analyze', ['verify', join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline.service')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const unit = readFileSync(join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline.service'), 'utf8');
+    for (const key of ['Restart=on-failure', 'WatchdogSec=', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=', 'PrivateTmp=yes', 'SupplementaryGroups=video', 'Type=notify']) assert.ok(unit.includes(key), key);
+  });
+
+  test('install, uninstall, setup and CI scripts are shellcheck-clean', (t) => {
+    if (!tool(t, '/usr/bin/shellcheck')) return;
+    const files = ['deploy/jetson/install.sh', 'deploy/jetson/uninstall.sh', 'scripts/setup.sh', '.ci/run'].map((f) => join(PROJECT_ROOT, f));
+    const r = spawnSync('/usr/bin/shellcheck', files, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout);
+  });
+
+  test('notify protocol: READY, WATCHDOG while healthy, STOPPING; nothing outside systemd', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchline-notify-'));
+    const log = join(dir, 'calls');
+    const fake = join(dir, 'systemd-notify');
+    writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${log}\n`);
+    chmodSync(fake, 0o755);
+    let healthy = true;
+    const n = systemdNotifier({ NOTIFY_SOCKET: '/run/fake', WATCHDOG_USEC: '100000' }, () => {}, fake);
+    n.ready();
+    const stop = n.watchdog(() => healthy);
+    await new Promise((r) => setTimeout(r, 220));
+    healthy = false;
+    const before = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('WATCHDOG=1')).length;
+    await new Promise((r) => setTimeout(r, 200));
+    stop();
+    n.stopping();
+    await new Promise((r) => setTimeout(r, 200));
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    assert.match(calls[0]!, /--pid=\d+ --ready STATUS=running/);
+    assert.ok(before >= 2, `watchdog pinged ${before} times in 220 ms at a 50 ms period`);
+    assert.equal(calls.filter((l) => l.includes('WATCHDOG=1')).length, before, 'no pings while unhealthy');
+    assert.match(calls.at(-1)!, /STOPPING=1/);
+    const off = systemdNotifier({}, () => {}, fake);
+    off.ready();
+    assert.equal(readFileSync(log, 'utf8').trim().split('\n').length, calls.length);
+  });
+});

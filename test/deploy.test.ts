@@ -60,3 +60,14 @@ describe('deployment', () => {
     assert.equal(readFileSync(log, 'utf8').trim().split('\n').length, calls.length);
   });
 });
+
+describe('monitoring files', () => {
+  test('the dashboard is valid JSON with panels; alert rules and scrape config are valid YAML', async () => {
+    const YAML = (await import('yaml')).default;
+    const dash = JSON.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8'));
+    assert.ok(dash.panels.length >= 10);
+    const rules = YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'patchline-alerts.yml'), 'utf8'));
+    assert.deepEqual(rules.groups[0].rules.map((r: { alert: string }) => r.alert), ['PatchlineDown', 'PatchlinePipelineStalled', 'PatchlineDroppingFrames', 'PatchlineBrokerDisconnected', 'PatchlineLatencyHigh']);
+    assert.equal(YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8')).scrape_configs[0].job_name, 'patchline');
+  });
+});

@@ -100,6 +100,12 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     const documented = [...readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/`((?:patchline|nodejs)_[a-z_]+)`/g)].map((m) => m[1]!);
     assert.ok(documented.length >= 20);
     for (const name of new Set(documented)) assert.match(midRun, new RegExp(`^(# TYPE )?${name}[ {]`, 'm'), `${name} is documented but not exported`);
+    // Every metric the Grafana dashboard and the alert rules use is exported by the service.
+    const monitoring = ['grafana-dashboard.json', 'patchline-alerts.yml'].map((f) => readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', f), 'utf8')).join('\n');
+    const used = new Set([...monitoring.matchAll(/\b((?:patchline|nodejs)_[a-z_]+?)(?:_bucket|_sum|_count)?\b/g)].map((m) => m[1]!));
+    assert.ok(used.size >= 12, `dashboard and alerts use ${used.size} metrics`);
+    for (const name of used) assert.match(midRun, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is used by deploy/monitoring but not exported`);
+    for (const name of used) assert.ok(documented.includes(name), `${name} is used by deploy/monitoring but not in docs/metrics.md`);
   });
 
   test('a 10 s broker outage mid-stream loses no result and keeps the order; the queue metric shows it', async () => {

@@ -29,8 +29,8 @@ const CONFIGS: Config[] = [
   { name: 'f10+f16@320', layers: ['features.10', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
   { name: 'f13+f17@224', layers: ['features.13', 'features.17'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }, { k: 3, sigma: 8 }] },
   { name: 'f13+f16+f18@224', layers: ['features.13', 'features.16', 'features.18'], size: [224, 224], pretrainDim: 256, targetDim: 768, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
-  { name: 'f13+f16@320', layers: ['features.13', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }, { k: 1, sigma: 12 }] },
-  { name: 'f13+f16@288x224', layers: ['features.13', 'features.16'], size: [224, 288], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
+  { name: 'f13+f16@320', layers: ['features.13', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
+  { name: 'f13+f16@224/10%', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.1, variants: [{ k: 1, sigma: 8 }, { k: 1, sigma: 16 }] },
 ];
 
 const args = process.argv.slice(2);

@@ -62,7 +62,7 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
   const config = {
     ...defaultConfig(),
     source: { type: 'synthetic-web' as const, width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
-    model: { bank, modelDir: modelDir() },
+    model: { ...defaultConfig().model, bank, modelDir: modelDir() },
     pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' as const },
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
   };

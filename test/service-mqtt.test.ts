@@ -24,7 +24,7 @@ async function config(bank: string, broker: string, lines: number, linesPerSecon
   return {
     ...defaultConfig(),
     source: { type: 'synthetic-web', width: 448, linesPerChunk: 32, linesPerSecond, seed: 1, defectEvery: 700, lines },
-    model: { bank, modelDir: models, threads: 2 },
+    model: { ...defaultConfig().model, bank, modelDir: models, threads: 2, executionProviders: ['tensorrt', 'cuda', 'cpu'] },
     mqtt: { ...defaultConfig().mqtt, url: broker, heatmap: { enabled: true, format: 'float16', maxPerSecond: 5, quality: 80 } },
     metrics: { enabled: true, host: '127.0.0.1', port: await freePort() },
   };
@@ -79,12 +79,17 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
 
   test('results arrive complete and in order; documented metrics are exported; status goes offline on stop', async () => {
     const sub = await subscribe(broker.url);
-    const service = new InspectionService(await config(bank, broker.url, 1200, 0), () => {});
+    const logged: string[] = [];
+    const service = new InspectionService(await config(bank, broker.url, 1200, 0), (s) => logged.push(s));
     await service.start();
+    // This onnxruntime is CPU-only: TensorRT and CUDA are skipped with a warning and a metric label.
+    assert.ok(logged.some((l) => /execution provider 'tensorrt' is not available/.test(l)), logged.join('\n'));
+    assert.ok(logged.some((l) => /execution provider 'cuda' is not available/.test(l)));
     const health = await fetch(`${service.metricsUrl}/healthz`);
     assert.equal(health.status, 200);
     await new Promise((r) => setTimeout(r, 300));
     const midRun = await scrape(service.metricsUrl!);
+    assert.match(midRun, /patchline_execution_provider_info\{requested="tensorrt,cuda,cpu",active="cpu"\} 1/);
     await service.done();
     await service.stop();
     await new Promise((r) => setTimeout(r, 300));

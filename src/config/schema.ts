@@ -76,9 +76,22 @@ export const configSchema = z
         backbone: z.string().optional().describe("backbone instead of the bank's (same file: sha256 is checked)"),
         modelDir: z.string().optional().describe('models directory (default: $PATCHLINE_MODEL_DIR or ./models)'),
         threads: z.number().int().min(1).optional().describe('onnxruntime threads per operator (default: all cores)'),
+        executionProviders: z
+          .array(z.enum(['tensorrt', 'cuda', 'cpu']))
+          .min(1)
+          .default(['cpu'])
+          .describe('in order of preference; unavailable ones are skipped with a warning (Jetson: [tensorrt, cuda, cpu] with an onnxruntime built by deploy/jetson/build-onnxruntime.sh)'),
+        tensorrt: z
+          .object({
+            fp16: z.boolean().default(true).describe('let TensorRT run layers in half precision'),
+            engineCacheDir: z.string().optional().describe('where built engines are kept between starts (default: <cache dir>/tensorrt)'),
+            workspaceMb: z.number().int().min(64).default(1024).describe('TensorRT builder workspace'),
+          })
+          .strict()
+          .default({ fp16: true, workspaceMb: 1024 }),
       })
       .strict()
-      .default({}),
+      .default({ executionProviders: ['cpu'], tensorrt: { fp16: true, workspaceMb: 1024 } }),
     pipeline: z
       .object({
         batchSize: z.number().int().min(1).default(4).describe('frames per inference call, at most'),

@@ -25,6 +25,7 @@ export class PipelineMetrics {
   readonly mqttDropped = new Counter({ name: 'patchline_mqtt_dropped_total', help: 'Results dropped because the offline queue was full', registers: [this.registry] });
   readonly heatmapsSkipped = new Counter({ name: 'patchline_heatmaps_rate_limited_total', help: 'Heat maps not published because of the rate limit', registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'patchline_model_info', help: 'Backbone and bank in use (value 1)', labelNames: ['backbone', 'layers', 'bank', 'bank_rows', 'threshold'], registers: [this.registry] });
+  readonly executionProvider = new Gauge({ name: 'patchline_execution_provider_info', help: 'Execution providers asked for and the one the backbone runs on (value 1)', labelNames: ['requested', 'active'], registers: [this.registry] });
   readonly up = new Gauge({ name: 'patchline_pipeline_up', help: '1 while the pipeline runs, 0 after it stopped or failed', registers: [this.registry] });
 
   constructor() {

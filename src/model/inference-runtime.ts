@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TensorMap } from './tensor.js';
-import type { SessionOptions, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { ProviderFallback, SessionOptions, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
 
@@ -15,6 +15,10 @@ export interface LoadedSession {
   name: string;
   inputNames: string[];
   outputNames: string[];
+  /** Execution providers the session runs with, in order. */
+  providers: string[];
+  /** Preferred providers that were dropped (not in this build, library missing). */
+  fallbacks: ProviderFallback[];
 }
 
 export class InferenceRuntime {
@@ -71,7 +75,7 @@ export class InferenceRuntime {
   async load(name: string, model: Uint8Array | string): Promise<LoadedSession> {
     const owned = typeof model !== 'string' && model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
     const reply = await this.request({ type: 'load', name, model, options: this.options }, owned ? [model.buffer as ArrayBuffer] : []);
-    return { name, inputNames: reply.inputNames ?? [], outputNames: reply.outputNames ?? [] };
+    return { name, inputNames: reply.inputNames ?? [], outputNames: reply.outputNames ?? [], providers: reply.providers ?? [], fallbacks: reply.fallbacks ?? [] };
   }
 
   /**

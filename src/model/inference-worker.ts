@@ -41,20 +41,45 @@ async function runChain(chain: string[], feeds: TensorMap, keep: string[], outpu
   return { ...kept, ...current };
 }
 
+const providerName = (p: ort.InferenceSession.ExecutionProviderConfig) => (typeof p === 'string' ? p : p.name);
+
+/**
+ * Creates a session with the preferred providers, dropping each one this onnxruntime build or
+ * machine cannot load (a CPU-only binary, a missing CUDA library) until one works; 'cpu' is
+ * always last. Reports what was dropped and why.
+ */
+/** Providers that failed to load once: later sessions skip them (with the same reason). */
+const unavailable = new Map<string, string>();
+
+async function createWithFallback(model: Uint8Array | string, threads: number, wanted: ort.InferenceSession.ExecutionProviderConfig[]) {
+  const all = wanted.some((p) => providerName(p) === 'cpu') ? [...wanted] : [...wanted, 'cpu'];
+  const fallbacks = all.filter((p) => unavailable.has(providerName(p))).map((p) => ({ provider: providerName(p), reason: unavailable.get(providerName(p))! }));
+  let providers = all.filter((p) => !unavailable.has(providerName(p)));
+  for (;;) {
+    const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: providers };
+    try {
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      return { session, providers: providers.map(providerName), fallbacks };
+    } catch (e) {
+      const message = (e as Error).message;
+      const failed = /AppendExecutionProvider_(\w+)/.exec(message)?.[1]?.toLowerCase();
+      const index = providers.findIndex((p) => providerName(p).toLowerCase() === failed);
+      if (!failed || index < 0 || providerName(providers[index]!) === 'cpu') throw e;
+      fallbacks.push({ provider: providerName(providers[index]!), reason: message.split('\n')[0]! });
+      unavailable.set(providerName(providers[index]!), message.split('\n')[0]!);
+      providers = providers.filter((_, i) => i !== index);
+    }
+  }
+}
+
 async function handle(msg: WorkerRequest): Promise<WorkerReply> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
-      const options: ort.InferenceSession.SessionOptions = {
-        intraOpNumThreads: msg.options.intraOpThreads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        executionProviders: msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[],
-      };
-      const session = typeof msg.model === 'string' ? await ort.InferenceSession.create(msg.model, options) : await ort.InferenceSession.create(msg.model, options);
+      const { session, providers, fallbacks } = await createWithFallback(msg.model, msg.options.intraOpThreads, msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[]);
       sessions.set(msg.name, session);
       await old?.release();
-      return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
+      return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks };
     }
     case 'run': {
       return { id: msg.id, ok: true, outputs: await runChain(msg.chain, msg.feeds, msg.keep ?? [], msg.outputs) };

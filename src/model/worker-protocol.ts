@@ -8,11 +8,17 @@ export interface SessionOptions {
   executionProviders: unknown[];
 }
 
+/** A preferred execution provider that could not be used, and why. */
+export interface ProviderFallback {
+  provider: string;
+  reason: string;
+}
+
 export type WorkerRequest =
   | { id: number; type: 'load'; name: string; model: Uint8Array | string; options: SessionOptions }
   | { id: number; type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[]; outputs?: string[] }
   | { id: number; type: 'release'; name: string };
 
 export type WorkerReply =
-  | { id: number; ok: true; inputNames?: string[]; outputNames?: string[]; outputs?: TensorMap }
+  | { id: number; ok: true; inputNames?: string[]; outputNames?: string[]; outputs?: TensorMap; providers?: string[]; fallbacks?: ProviderFallback[] }
   | { id: number; ok: false; error: string };

@@ -3,7 +3,7 @@
 import type { ResolvedBackbone } from '../model/backbone.js';
 import { preparedBackbonePath } from '../model/backbone.js';
 import { encodeModel } from '../model/onnx-graph.js';
-import type { InferenceRuntime } from '../model/inference-runtime.js';
+import type { InferenceRuntime, LoadedSession } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
 import type { TensorNCHW } from '../preprocess/image.js';
 import { buildEmbeddingHead, EMBEDDING_OUTPUT, headGrid, type HeadSpec, type LayerShape } from './embedding-head.js';
@@ -31,6 +31,9 @@ export class Embedder {
     readonly headSpec: HeadSpec,
     readonly input: { width: number; height: number },
     readonly backboneSha256: string,
+    /** Execution providers the backbone runs with, and preferred ones that were not available. */
+    readonly providers: LoadedSession['providers'] = [],
+    readonly fallbacks: LoadedSession['fallbacks'] = [],
   ) {}
 
   /**
@@ -58,7 +61,7 @@ export class Embedder {
     const headSpec: HeadSpec = { layers: shapes, ...head };
     const hs = `${prefix}/head`;
     await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)));
-    return new Embedder(runtime, bb, inputName, hs, headSpec, input, sourceSha256);
+    return new Embedder(runtime, bb, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
   }
 
   get grid(): { height: number; width: number } {

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { startMetricsServer } from '../metrics/http-server.js';
 import { PipelineMetrics } from '../metrics/metrics.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
+import { providerEnvironment } from '../model/providers.js';
 import { readBank } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
 import type { ScoredFrame } from '../pipeline/frame.js';
@@ -68,8 +69,11 @@ export class InspectionService {
       this.http = await startMetricsServer(this.metrics, { alive: () => this.alive(), ready: () => this.ready() }, c.metrics.host, c.metrics.port);
       this.metricsUrl = this.http.url;
     }
-    this.runtime = new InferenceRuntime(c.model.threads ? { intraOpThreads: c.model.threads } : {});
+    Object.assign(process.env, providerEnvironment(c.model.executionProviders, c.model.tensorrt));
+    this.runtime = new InferenceRuntime({ ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}), executionProviders: c.model.executionProviders });
     const model = await PatchCore.load(this.runtime, bank, backbone, 'service');
+    for (const f of model.embedder.fallbacks) this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
+    this.metrics.executionProvider.set({ requested: c.model.executionProviders.join(','), active: model.embedder.providers[0] ?? 'cpu' }, 1);
     // Warm-up: the first real frame should not pay for lazy initialisation.
     await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] }, false);
     let url = c.mqtt.url;

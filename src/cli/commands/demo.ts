@@ -100,7 +100,7 @@ export async function runDemo(argv: string[]): Promise<void> {
   const config: Config = {
     ...defaultConfig(),
     source: { type: 'synthetic-web', width: WEB_WIDTH, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
-    model: { bank: bankPath, modelDir: models },
+    model: { ...defaultConfig().model, bank: bankPath, modelDir: models },
     // The simulated camera runs as fast as the pipeline takes lines: wait instead of dropping.
     pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' },
     metrics: { enabled: true, host: '127.0.0.1', port: intOption(cmd, v, 'metrics-port', 0) },

@@ -26,6 +26,7 @@ export class PipelineMetrics {
   readonly heatmapsSkipped = new Counter({ name: 'patchline_heatmaps_rate_limited_total', help: 'Heat maps not published because of the rate limit', registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'patchline_model_info', help: 'Backbone and bank in use (value 1)', labelNames: ['backbone', 'layers', 'bank', 'bank_rows', 'threshold'], registers: [this.registry] });
   readonly executionProvider = new Gauge({ name: 'patchline_execution_provider_info', help: 'Execution providers asked for and the one the backbone runs on (value 1)', labelNames: ['requested', 'active'], registers: [this.registry] });
+  readonly bankReloads = new Counter({ name: 'patchline_bank_reloads_total', help: 'Bank hot reloads, by result (ok, failed)', labelNames: ['result'], registers: [this.registry] });
   readonly up = new Gauge({ name: 'patchline_pipeline_up', help: '1 while the pipeline runs, 0 after it stopped or failed', registers: [this.registry] });
 
   constructor() {

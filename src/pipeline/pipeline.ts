@@ -7,9 +7,9 @@ import { captureSource, folderSource, syntheticWebSource, type Flow, type Source
 import type { SyntheticWeb } from '../capture/synthetic-web.js';
 import type { Config } from '../config/schema.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import type { PatchCore } from '../patchcore/patchcore.js';
 import type { MqttPublisher } from '../publish/mqtt-publisher.js';
 import { resultPayload } from '../publish/payloads.js';
+import type { ModelSlot } from './active-model.js';
 import type { Frame, LineChunk, ScoredFrame } from './frame.js';
 import { FrameQueue } from './frame-queue.js';
 import { HeatmapSink } from './heatmap-sink.js';
@@ -20,8 +20,8 @@ import { mergeWebRegions } from './web-regions.js';
 
 export interface PipelineDeps {
   config: Config;
-  model: PatchCore;
-  bankId: string;
+  /** The model in use; swapping it (bank hot reload) takes effect at the next batch. */
+  slot: ModelSlot;
   metrics: PipelineMetrics;
   publisher?: MqttPublisher;
   log: (s: string) => void;
@@ -45,7 +45,7 @@ function framesToChunks(): OperatorFunction<Frame, LineChunk> {
 }
 
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
-  const { config, model, metrics, publisher, log } = deps;
+  const { config, slot, metrics, publisher, log } = deps;
   const c = config.source;
   const queue = new FrameQueue<Frame>(
     { capacity: config.pipeline.queueSize, policy: config.pipeline.queuePolicy, maxBatch: config.pipeline.batchSize, maxWaitMs: config.pipeline.batchTimeoutMs },
@@ -65,7 +65,8 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
     },
   };
   const flow: Flow = queue.flow;
-  const { width, height } = model.manifest.input;
+  // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
+  const { width, height } = slot.current.model.manifest.input;
   const lineScan = config.linescan.enabled ?? c.type === 'synthetic-web';
   let web: SyntheticWeb | undefined;
   let chunks: Observable<LineChunk> | undefined;
@@ -104,7 +105,6 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
     : frames!.pipe(takeUntil(stop$));
 
   const heatmaps = new HeatmapSink({ ...config.mqtt.heatmap, dir: config.output.heatmapDir }, publisher, metrics);
-  const threshold = model.threshold;
   const scored = queue.batches(tiles.pipe(tap(() => metrics.framesIn.inc()), map((f) => ({ ...f, latency: { ...f.latency, enqueued: performance.now() } })))).pipe(
     map((batch) => {
       const now = performance.now();
@@ -115,9 +115,10 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
         return { ...f, latency: { ...rest, queue: waited } };
       });
     }),
-    scoreFrames(model, { policy: model.manifest.input.resize, minRegionArea: config.pipeline.minRegionArea, bankId: deps.bankId, frameRegions: !lineScan, onBatchDone: () => queue.ready() }, metrics),
+    scoreFrames(slot, { minRegionArea: config.pipeline.minRegionArea, frameRegions: !lineScan, onBatchDone: () => queue.ready() }, metrics),
   );
-  const merged = lineScan ? scored.pipe(mergeWebRegions(() => new WebMapMerger(geometry, Number.isFinite(threshold) ? threshold : Infinity, config.pipeline.minRegionArea, config.linescan))) : scored;
+  const threshold = () => (Number.isFinite(slot.current.model.threshold) ? slot.current.model.threshold : Infinity);
+  const merged = lineScan ? scored.pipe(mergeWebRegions(() => new WebMapMerger(geometry, threshold, config.pipeline.minRegionArea, config.linescan))) : scored;
   const results = merged.pipe(
     concatMap(async (f) => {
       const t = performance.now();

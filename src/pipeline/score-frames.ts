@@ -4,7 +4,8 @@ import { concatMap, from, type OperatorFunction } from 'rxjs';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import { imagesToBatch } from '../preprocess/batch.js';
 import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
-import { normalizeScore, type PatchCore } from '../patchcore/patchcore.js';
+import { normalizeScore } from '../patchcore/patchcore.js';
+import type { ModelSlot } from './active-model.js';
 import type { DefectRegion, Frame, ScoredFrame } from './frame.js';
 import { findRegions, publicRegion } from './regions.js';
 
@@ -30,25 +31,26 @@ function toFrameRegion(r: DefectRegion, to: ReturnType<typeof mapToFrame>): Defe
 }
 
 export interface ScoreOptions {
-  policy: ResizePolicy;
   minRegionArea: number;
-  bankId: string;
   /** Line-scan tiles get their regions from the web map merger instead. */
   frameRegions: boolean;
   /** Called after each batch: the queue may send the next. */
   onBatchDone(): void;
 }
 
-export function scoreFrames(model: PatchCore, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame & { view: Frame['image'] }> {
-  const { width, height } = model.manifest.input;
-  const threshold = model.threshold;
+/** Scores each batch with the slot's model at the time the batch starts. */
+export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame & { view: Frame['image'] }> {
   return (source) =>
     source.pipe(
       concatMap(async (frames) => {
+        const { model, bankId } = slot.current;
+        const { width, height } = model.manifest.input;
+        const threshold = model.threshold;
+        const policy = model.manifest.input.resize;
         try {
           const t0 = performance.now();
           metrics.batchSize.observe(frames.length);
-          const views = frames.map((f) => applyResizePolicy(f.image, opts.policy));
+          const views = frames.map((f) => applyResizePolicy(f.image, policy));
           const batch = imagesToBatch(views, { mode: 'exact', width, height }, model.manifest.input.normalization);
           const t1 = performance.now();
           const p = await model.predict(batch);
@@ -56,7 +58,7 @@ export function scoreFrames(model: PatchCore, opts: ScoreOptions, metrics: Pipel
           const out = frames.map((f, i) => {
             const score = p.imageScores[i]!;
             const map = p.maps[i]!;
-            const to = mapToFrame(opts.policy, f.image);
+            const to = mapToFrame(policy, f.image);
             const regions = opts.frameRegions && Number.isFinite(threshold) ? findRegions(map, width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to)) : [];
             return {
               ...f,
@@ -67,7 +69,7 @@ export function scoreFrames(model: PatchCore, opts: ScoreOptions, metrics: Pipel
               threshold,
               map,
               regions,
-              bankId: opts.bankId,
+              bankId,
               latency: { ...f.latency, preprocess: (t1 - t0) / frames.length, inference: (t2 - t1) / frames.length, postprocess: (performance.now() - t2) / frames.length },
             };
           });

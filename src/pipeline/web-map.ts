@@ -31,7 +31,8 @@ export class WebMapMerger {
 
   constructor(
     readonly geometry: TileGeometry,
-    private readonly threshold: number,
+    /** A number, or a function read at each region search (the bank may be reloaded). */
+    private readonly threshold: number | (() => number),
     private readonly minArea: number,
     private readonly scale: WebScale = { mmPerLine: 0, mmPerPixel: 0 },
   ) {
@@ -108,7 +109,8 @@ export class WebMapMerger {
     }
     const out: DefectRegion[] = [];
     let deferFrom = this.finalEnd;
-    for (const reg of findRegions(map, width, height, this.threshold, this.minArea, used)) {
+    const threshold = typeof this.threshold === 'function' ? this.threshold() : this.threshold;
+    for (const reg of findRegions(map, width, height, threshold, this.minArea, used)) {
       if (reg.touchesBottom && !atEnd) {
         deferFrom = Math.min(deferFrom, from + reg.box.y);
         continue;

@@ -36,9 +36,11 @@ export class MqttPublisher {
   constructor(
     private readonly opts: PublisherOptions,
     private readonly topics: Topics,
-    private readonly status: Omit<StatusPayload, 'state' | 'since'>,
+    private status: Omit<StatusPayload, 'state' | 'since'>,
     private readonly metrics: PipelineMetrics,
     private readonly log: (s: string) => void,
+    /** JSON messages on the command topic. */
+    private readonly onCommand?: (command: Record<string, string>) => void,
   ) {
     const file = (f: string | undefined, what: string) => {
       if (!f) return undefined;
@@ -64,7 +66,16 @@ export class MqttPublisher {
       this.metrics.mqttConnected.set(1);
       this.log(`mqtt: connected to ${opts.url}`);
       this.client.publish(topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
+      if (this.onCommand) this.client.subscribe(topics.command, { qos: 1 });
       this.pump();
+    });
+    this.client.on('message', (topic, payload) => {
+      if (topic !== topics.command || !this.onCommand) return;
+      try {
+        this.onCommand(JSON.parse(payload.toString()));
+      } catch {
+        this.log(`mqtt: ignored a command that is not JSON: ${payload.toString().slice(0, 80)}`);
+      }
     });
     this.client.on('close', () => this.metrics.mqttConnected.set(0));
     this.client.on('offline', () => this.log(`mqtt: broker ${opts.url} unreachable; results are queued (${this.queue.length} now, at most ${opts.offlineQueue})`));
@@ -73,6 +84,12 @@ export class MqttPublisher {
 
   private statusPayload(state: StatusPayload['state']): StatusPayload {
     return { state, since: new Date().toISOString(), ...this.status };
+  }
+
+  /** Updates the retained online status (e.g. a reloaded bank). */
+  setStatus(update: Partial<Omit<StatusPayload, 'state' | 'since'>>): void {
+    this.status = { ...this.status, ...update };
+    if (this.client.connected) this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
   }
 
   get connected(): boolean {

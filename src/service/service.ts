@@ -1,5 +1,6 @@
 // The running inspection service: model, broker connection, metrics endpoint and pipeline,
 // started from one validated config, stopped cleanly (drain, flush, offline status).
+import { unwatchFile, watchFile } from 'node:fs';
 import { basename } from 'node:path';
 import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
@@ -7,13 +8,18 @@ import { startMetricsServer } from '../metrics/http-server.js';
 import { PipelineMetrics } from '../metrics/metrics.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
 import { providerEnvironment } from '../model/providers.js';
-import { readBank } from '../patchcore/bank-file.js';
+import { readBank, type Bank, type BankManifest } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
+import { ModelSlot } from '../pipeline/active-model.js';
 import type { ScoredFrame } from '../pipeline/frame.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
 import { topics } from '../publish/payloads.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
+
+function bankIdOf(path: string, sha: string): string {
+  return `${basename(path)}@${sha.slice(0, 12)}`;
+}
 
 export interface ServiceStats {
   framesOut: number;
@@ -36,6 +42,8 @@ export class InspectionService {
   private failure?: Error;
   private finished?: Promise<void>;
   private running = false;
+  private slot?: ModelSlot;
+  private unwatch?: () => void;
   mqttUrl?: string;
   metricsUrl?: string;
 
@@ -63,19 +71,18 @@ export class InspectionService {
     const bank = readBank(c.model.bank);
     const backbone = bankBackbone(bank.manifest, { backbone: c.model.backbone, modelDir: c.model.modelDir });
     const m = bank.manifest;
-    const bankId = `${basename(c.model.bank)}@${m.dataSha256.slice(0, 12)}`;
-    this.metrics.modelInfo.set({ backbone: m.backbone.name, layers: m.backbone.layers.map((l) => l.name).join(','), bank: bankId, bank_rows: String(m.coreset.rows), threshold: String(m.calibration.threshold) }, 1);
+    const bankId = bankIdOf(c.model.bank, m.dataSha256);
+    this.setModelInfo(bank.manifest, bankId);
     if (c.metrics.enabled) {
       this.http = await startMetricsServer(this.metrics, { alive: () => this.alive(), ready: () => this.ready() }, c.metrics.host, c.metrics.port);
       this.metricsUrl = this.http.url;
     }
     Object.assign(process.env, providerEnvironment(c.model.executionProviders, c.model.tensorrt));
     this.runtime = new InferenceRuntime({ ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}), executionProviders: c.model.executionProviders });
-    const model = await PatchCore.load(this.runtime, bank, backbone, 'service');
+    const model = await this.loadModel(bank, backbone);
     for (const f of model.embedder.fallbacks) this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
     this.metrics.executionProvider.set({ requested: c.model.executionProviders.join(','), active: model.embedder.providers[0] ?? 'cpu' }, 1);
-    // Warm-up: the first real frame should not pay for lazy initialisation.
-    await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] }, false);
+    this.slot = new ModelSlot({ model, bankId });
     let url = c.mqtt.url;
     if (!url) {
       this.broker = await startLocalBroker();
@@ -98,8 +105,15 @@ export class InspectionService {
       { bank: bankId, backbone: m.backbone.name, version: process.env.npm_package_version ?? '0.1.0', heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format } },
       this.metrics,
       this.log,
+      (command) => this.onCommand(command),
     );
-    this.pipeline = buildPipeline({ config: c, model, bankId, metrics: this.metrics, publisher: this.publisher, log: this.log }, this.stop$);
+    this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, publisher: this.publisher, log: this.log }, this.stop$);
+    // A new bank written over the configured file (patchline fit writes atomically) is picked up.
+    const bankPath = c.model.bank;
+    watchFile(bankPath, { interval: 1000 }, (now, before) => {
+      if (now.mtimeMs !== before.mtimeMs && now.size > 0) void this.reloadBank(bankPath, 'file changed');
+    });
+    this.unwatch = () => unwatchFile(bankPath);
     this.running = true;
     this.metrics.up.set(1);
     this.finished = new Promise<void>((resolve) => {
@@ -127,6 +141,62 @@ export class InspectionService {
     });
   }
 
+  private modelCounter = 0;
+
+  private async loadModel(bank: Bank, backbone: ReturnType<typeof bankBackbone>): Promise<PatchCore> {
+    const m = bank.manifest;
+    const model = await PatchCore.load(this.runtime!, bank, backbone, `model${this.modelCounter++}`);
+    // Warm-up: the first real frame should not pay for lazy initialisation.
+    await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] }, false);
+    return model;
+  }
+
+  private setModelInfo(m: BankManifest, bankId: string): void {
+    this.metrics.modelInfo.reset();
+    this.metrics.modelInfo.set({ backbone: m.backbone.name, layers: m.backbone.layers.map((l) => l.name).join(','), bank: bankId, bank_rows: String(m.coreset.rows), threshold: String(m.calibration.threshold) }, 1);
+  }
+
+  private onCommand(command: { command?: string; bank?: string }): void {
+    if (command.command === 'reload-bank') void this.reloadBank(command.bank ?? this.config.model.bank!, 'MQTT command');
+    else this.log(`mqtt: unknown command ${JSON.stringify(command)} (known: {"command":"reload-bank","bank":"<optional path>"})`);
+  }
+
+  private reloading: Promise<void> = Promise.resolve();
+
+  /**
+   * Loads a bank beside the running one and swaps it in between two batches: no frame is
+   * dropped, each result names the bank that scored it. A bad bank is refused and the running
+   * one stays.
+   */
+  reloadBank(path: string, why: string): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      if (!this.running || !this.slot) return;
+      try {
+        const bank = readBank(path);
+        const m = bank.manifest;
+        const old = this.slot.current;
+        const oldInput = old.model.manifest.input;
+        if (m.input.width !== oldInput.width || m.input.height !== oldInput.height) {
+          throw new Error(`its input is ${m.input.width}x${m.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`);
+        }
+        const backbone = bankBackbone(m, { backbone: this.config.model.backbone, modelDir: this.config.model.modelDir });
+        const bankId = bankIdOf(path, m.dataSha256);
+        const model = await this.loadModel(bank, backbone);
+        this.slot.swap({ model, bankId });
+        this.setModelInfo(m, bankId);
+        this.publisher?.setStatus({ bank: bankId });
+        this.metrics.bankReloads.inc({ result: 'ok' });
+        this.log(`bank reloaded (${why}): ${bankId}, threshold ${m.calibration.threshold.toFixed(3)}`);
+        // Batches that started with the old model finish first: release it after the next one.
+        setTimeout(() => void old.model.release(), 5000);
+      } catch (e) {
+        this.metrics.bankReloads.inc({ result: 'failed' });
+        this.log(`bank reload (${why}) refused, keeping ${this.slot?.current.bankId}: ${(e as Error).message}`);
+      }
+    });
+    return this.reloading;
+  }
+
   alive(): { ok: boolean; detail: string } {
     return this.failure ? { ok: false, detail: `pipeline failed: ${this.failure.message}` } : { ok: true, detail: this.running ? 'running' : 'stopped' };
   }
@@ -151,6 +221,7 @@ export class InspectionService {
    * publishes the offline status and releases everything.
    */
   async stop(): Promise<void> {
+    this.unwatch?.();
     this.stop$.next();
     const drained = await Promise.race([this.done().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs))]);
     if (!drained) this.log(`shutdown: frames still in flight after ${this.config.pipeline.drainTimeoutMs} ms were abandoned`);

@@ -10,7 +10,8 @@ import { fitBank } from '../../src/patchcore/fit.js';
 import { WebTiler } from '../../src/pipeline/web-tiler.js';
 import { loadOpenCV } from '../../src/preprocess/opencv.js';
 
-export async function fitWebBank(modelDir: string): Promise<string> {
+/** `coreset`: share kept (different shares give different banks for reload tests). */
+export async function fitWebBank(modelDir: string, coreset = 0.1): Promise<string> {
   const cv = await loadOpenCV();
   const dir = mkdtempSync(join(tmpdir(), 'patchline-webbank-'));
   mkdirSync(join(dir, 'train'));
@@ -33,7 +34,7 @@ export async function fitWebBank(modelDir: string): Promise<string> {
         layers: backbone.spec.defaultLayers,
         head: { patchsize: 3, pretrainDim: 256, targetDim: 256 },
         resize: { mode: 'exact', width: 224, height: 224 },
-        coreset: { method: 'approximate', percentage: 0.1, seed: 0 },
+        coreset: { method: 'approximate', percentage: coreset, seed: 0 },
         k: 1,
         mapSigma: 4,
         holdout: 0.15,

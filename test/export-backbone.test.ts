@@ -31,7 +31,7 @@ describe('tools/export_backbone.py (random weights)', { skip: !haveTorch }, () =
     ['resnet18', { layer2: [1, 128, 28, 28], layer3: [1, 256, 14, 14] }],
     ['wideresnet50', { layer2: [1, 512, 28, 28], layer3: [1, 1024, 14, 14] }],
   ] as const) {
-    test(`${arch}: ONNX + spec; onnxruntime through the spec matches torch within atol 1e-4`, async () => {
+    test(`${arch}: ONNX + spec; onnxruntime through the spec matches torch (max |diff| < 1e-4 of the feature range)`, async () => {
       const printed = execFileSync(PYTHON, [join(PROJECT_ROOT, 'tools', 'export_backbone.py'), '--arch', arch, '--random-weights', '--out', out], { encoding: 'utf8', cwd: PROJECT_ROOT });
       const info = JSON.parse(printed.trim().split('\n').at(-1)!);
       assert.deepEqual(info.layers, shapes);
@@ -43,8 +43,10 @@ describe('tools/export_backbone.py (random weights)', { skip: !haveTorch }, () =
       const got = await runtime.run(arch, { input: floatTensor(x.data, x.shape) });
       for (const layer of ['layer2', 'layer3']) {
         const want = readNpyFloat32(join(out, `${arch}-random.check_${layer}.npy`));
-        const r = assertClose(asFloat(got[layer], layer).data, want.data, { atol: 1e-4, rtol: 1e-4 }, `${arch} ${layer}`);
-        assert.ok(r.maxAbs < 1e-3);
+        // float32 differences grow with depth (WRN50: 30 convolutions): tolerance relative to the feature range.
+        const scale = want.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const r = assertClose(asFloat(got[layer], layer).data, want.data, { atol: 1e-5 * Math.max(1, scale), rtol: 1e-4 }, `${arch} ${layer}`);
+        assert.ok(r.maxAbs < 1e-4 * Math.max(1, scale), `${arch} ${layer}: max |diff| ${r.maxAbs} for features up to ${scale}`);
       }
     });
   }

@@ -122,6 +122,15 @@ export const configSchema = z
           .optional(),
         qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1).describe('QoS of result messages'),
         offlineQueue: z.number().int().min(0).default(10000).describe('results kept, in order, while the broker is away; beyond it the oldest are dropped and counted'),
+        sparkplug: z
+          .object({
+            enabled: z.boolean().default(false).describe('also publish Sparkplug B (NBIRTH/DBIRTH/DDATA/NDEATH) for SCADA, on its own connection to the same broker'),
+            groupId: z.string().regex(/^[^#+/]+$/).default('patchline').describe('Sparkplug group id'),
+            edgeNodeId: z.string().regex(/^[^#+/]+$/).optional().describe('edge node id (default: the line id)'),
+            deviceId: z.string().regex(/^[^#+/]+$/).optional().describe('device id (default: the camera id)'),
+          })
+          .strict()
+          .default({ enabled: false, groupId: 'patchline' }),
         heatmap: z
           .object({
             enabled: z.boolean().default(true),
@@ -133,7 +142,7 @@ export const configSchema = z
           .default({ enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 }),
       })
       .strict()
-      .default({ prefix: 'patchline', qos: 1, offlineQueue: 10000, heatmap: { enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 } }),
+      .default({ prefix: 'patchline', qos: 1, offlineQueue: 10000, sparkplug: { enabled: false, groupId: 'patchline' }, heatmap: { enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 } }),
     metrics: z
       .object({
         enabled: z.boolean().default(true),

@@ -15,6 +15,7 @@ import type { ScoredFrame } from '../pipeline/frame.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
 import { topics } from '../publish/payloads.js';
+import { SparkplugNode } from '../publish/sparkplug.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
 
 function bankIdOf(path: string, sha: string): string {
@@ -107,6 +108,22 @@ export class InspectionService {
       this.log,
       (command) => this.onCommand(command),
     );
+    if (c.mqtt.sparkplug.enabled) {
+      this.sparkplug = new SparkplugNode(
+        {
+          url,
+          clientId: `${c.mqtt.clientId ?? `patchline-${c.line}-${c.camera}`}-spb`,
+          groupId: c.mqtt.sparkplug.groupId,
+          edgeNodeId: c.mqtt.sparkplug.edgeNodeId ?? c.line,
+          deviceId: c.mqtt.sparkplug.deviceId ?? c.camera,
+          username: c.mqtt.username,
+          password: c.mqtt.password,
+          version: process.env.npm_package_version ?? '0.1.0',
+        },
+        this.log,
+        this.metrics,
+      );
+    }
     this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, publisher: this.publisher, log: this.log }, this.stop$);
     // A new bank written over the configured file (patchline fit writes atomically) is picked up.
     const bankPath = c.model.bank;
@@ -123,6 +140,7 @@ export class InspectionService {
           if (f.isAnomaly) this.stats.anomalies++;
           this.stats.regions += f.regions.length;
           this.stats.last = f;
+          this.sparkplug?.publishResult(f, this.framesPerSecond());
           this.onResult?.(f);
         },
         error: (e: Error) => {
@@ -142,6 +160,16 @@ export class InspectionService {
   }
 
   private modelCounter = 0;
+  private sparkplug?: SparkplugNode;
+  private rateWindow: number[] = [];
+
+  /** Results per second over the last 5 s. */
+  private framesPerSecond(): number {
+    const now = Date.now();
+    this.rateWindow.push(now);
+    while (this.rateWindow.length > 0 && this.rateWindow[0]! < now - 5000) this.rateWindow.shift();
+    return this.rateWindow.length / 5;
+  }
 
   private async loadModel(bank: Bank, backbone: ReturnType<typeof bankBackbone>): Promise<PatchCore> {
     const m = bank.manifest;
@@ -231,6 +259,7 @@ export class InspectionService {
       if (!flushed) this.log(`shutdown: ${this.publisher.queued} result(s) not acknowledged by the broker`);
       await this.publisher.close();
     }
+    await this.sparkplug?.close();
     await this.runtime?.close();
     await this.http?.close();
     await this.broker?.close();

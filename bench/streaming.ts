@@ -1,60 +1,19 @@
 // Streaming benchmark: `patchline run` on the synthetic web (in-process broker, heat maps on),
 // steady-state frames/s, per-stage p50/p99, CPU use (cores busy, of all), for MobileNetV2 and a
 // WRN50-shaped export.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyntheticWeb } from '../src/capture/synthetic-web.js';
 import { defaultConfig } from '../src/config/load.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
-import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import { writeBank } from '../src/patchcore/bank-file.js';
-import { fitBank } from '../src/patchcore/fit.js';
 import type { ScoredFrame } from '../src/pipeline/frame.js';
-import { WebTiler } from '../src/pipeline/web-tiler.js';
-import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { InspectionService } from '../src/service/service.js';
+import { fitWebBank } from '../src/synth/web-bank.js';
 import { exportedBackbone } from './exported-backbone.js';
 import { median, percentile, type BenchRow } from './stats.js';
 
-async function fitWebBank(backboneRef: string, layers: string[], dir: string): Promise<string> {
-  const cv = await loadOpenCV();
-  mkdirSync(join(dir, 'train'), { recursive: true });
-  const web = new SyntheticWeb({ width: 448, seed: 1000, defectEvery: 0 });
-  const tiles = new WebTiler({ webWidth: 448, tileWidth: 224, tileHeight: 224, overlap: 0 }).push({ seq: 0, timestamp: 0, firstLine: 0, lines: 2240, width: 448, data: web.render(0, 2240) });
-  const files = tiles.map((t, i) => {
-    const p = join(dir, 'train', `${i}.png`);
-    cv.imwrite(p, new cv.Mat(Buffer.from(t.image.data), 224, 224, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
-    return p;
-  });
-  const runtime = new InferenceRuntime();
-  try {
-    const backbone = resolveBackbone(backboneRef, modelDir());
-    const fit = await fitBank(
-      runtime,
-      files,
-      {
-        backbone,
-        backboneRef,
-        layers,
-        head: { patchsize: 3, pretrainDim: 1024, targetDim: 1024 },
-        resize: { mode: 'exact', width: 224, height: 224 },
-        coreset: { method: 'approximate', percentage: 0.01, seed: 0 },
-        k: 1,
-        mapSigma: 4,
-        holdout: 0.15,
-        calibration: { quantile: 1, margin: 0.15 },
-        batchSize: 4,
-        folder: dir,
-      },
-      { stage: () => ({ tick() {}, stop() {} }) },
-    );
-    const path = join(dir, 'web.bank');
-    writeBank(path, fit.manifest, fit.rows);
-    return path;
-  } finally {
-    await runtime.close();
-  }
+async function webBank(backboneRef: string, layers: string[], dir: string): Promise<string> {
+  return (await fitWebBank({ dir, backbone: resolveBackbone(backboneRef, modelDir()), backboneRef, layers, dim: 1024, coreset: 0.01, lines: 2240 })).path;
 }
 
 async function streamOnce(name: string, bank: string, lines: number): Promise<BenchRow[]> {
@@ -91,9 +50,9 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
 export async function streamingBenchmark(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-stream-'));
   const rows: BenchRow[] = [];
-  const mobile = await fitWebBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
+  const mobile = await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
   rows.push(...(await streamOnce('MobileNetV2 int8', mobile, 3000)));
   const wrn = exportedBackbone('wideresnet50');
-  if (wrn) rows.push(...(await streamOnce('WRN50 (random weights)', await fitWebBank(wrn, ['layer2', 'layer3'], join(dir, 'wrn50')), 1500)));
+  if (wrn) rows.push(...(await streamOnce('WRN50 (random weights)', await webBank(wrn, ['layer2', 'layer3'], join(dir, 'wrn50')), 1500)));
   return rows;
 }

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { readNpy, readNpyFloat32 } from '../src/io/npy.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { selectCoreset } from '../src/patchcore/coreset.js';
-import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+import { sharedPath } from './helpers/shared.js';
 
 function ints(path: string): number[] {
   return Array.from(readNpy(path).data as BigInt64Array, Number);

@@ -7,7 +7,7 @@ import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { anomalyMap, gaussianKernel } from '../src/patchcore/anomaly-map.js';
 import { KnnScorer } from '../src/patchcore/scorer.js';
 import { assertClose, compareClose, perturbed } from './helpers/compare.js';
-import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+import { sharedPath } from './helpers/shared.js';
 
 describe('kNN scorer vs faiss', () => {
   let runtime: InferenceRuntime;

@@ -2,7 +2,7 @@
 //   source -> (line-scan: tileWeb) -> FrameQueue (bounded, batches) -> scoreFrames (worker)
 //   -> (line-scan: mergeWebRegions) -> publish (MQTT results + heat maps) and metrics.
 // `stop$` ends the source; frames already queued are still scored and published (drain).
-import { concatMap, EMPTY, map, Observable, takeUntil, tap, type OperatorFunction } from 'rxjs';
+import { concatMap, map, Observable, takeUntil, tap, type OperatorFunction } from 'rxjs';
 import { captureSource, folderSource, syntheticWebSource, type Flow, type SourceEvents } from '../capture/sources.js';
 import type { SyntheticWeb } from '../capture/synthetic-web.js';
 import type { Config } from '../config/schema.js';
@@ -135,5 +135,5 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       return done;
     }),
   );
-  return { results: results ?? EMPTY, queue, ...(web ? { web } : {}) };
+  return { results, queue, ...(web ? { web } : {}) };
 }

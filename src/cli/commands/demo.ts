@@ -1,7 +1,6 @@
 // `patchline demo`: the product on embedded defaults. Teaches PatchCore a defect-free simulated
 // textile web, then inspects a web with injected defects through the full service: line-scan
 // tiling, the worker, MQTT (an in-process broker), Prometheus metrics, heat-map images.
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { SyntheticWeb, type SyntheticDefect } from '../../capture/synthetic-web.js';
@@ -9,13 +8,9 @@ import { defaultConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DEFAULT_BACKBONE, modelDir, resolveBackbone } from '../../model/backbone.js';
 import { ensureModel } from '../../model/fetch-model.js';
-import { InferenceRuntime } from '../../model/inference-runtime.js';
-import { writeBank } from '../../patchcore/bank-file.js';
-import { fitBank } from '../../patchcore/fit.js';
 import type { DefectRegion } from '../../pipeline/frame.js';
-import { WebTiler } from '../../pipeline/web-tiler.js';
-import { loadOpenCV } from '../../preprocess/opencv.js';
 import { InspectionService } from '../../service/service.js';
+import { fitWebBank, TILE, WEB_WIDTH } from '../../synth/web-bank.js';
 import { intOption, optionalString, parseCommand, type CommandSpec } from '../args.js';
 import { progress } from '../progress.js';
 import { runService } from './run.js';
@@ -32,23 +27,6 @@ export const demoCommand: CommandSpec = {
     quiet: { type: 'boolean', help: 'no live status line' },
   },
 };
-
-const WEB_WIDTH = 448;
-const TILE = 224;
-
-/** Writes defect-free tiles of a training web as PNG files; returns their paths. */
-async function trainingTiles(dir: string, lines: number): Promise<string[]> {
-  const cv = await loadOpenCV();
-  mkdirSync(dir, { recursive: true });
-  const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1000, defectEvery: 0 });
-  const tiler = new WebTiler({ webWidth: WEB_WIDTH, tileWidth: TILE, tileHeight: TILE, overlap: 0 });
-  const tiles = tiler.push({ seq: 0, timestamp: 0, firstLine: 0, lines, width: WEB_WIDTH, data: web.render(0, lines) });
-  return tiles.map((t, i) => {
-    const path = join(dir, `tile-${String(i).padStart(3, '0')}.png`);
-    cv.imwrite(path, new cv.Mat(Buffer.from(t.image.data), TILE, TILE, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
-    return path;
-  });
-}
 
 /** A region "finds" a defect when its box, grown by 8 px, contains the defect's centre. */
 function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number } {
@@ -68,34 +46,17 @@ export async function runDemo(argv: string[]): Promise<void> {
   await ensureModel(backbone, log);
 
   log(`demo: 1/2 teaching PatchCore a defect-free web (${out}/train)`);
-  const files = await trainingTiles(join(out, 'train'), 3584);
-  const runtime = new InferenceRuntime();
-  const bankPath = join(out, 'web.bank');
-  try {
-    const fit = await fitBank(
-      runtime,
-      files,
-      {
-        backbone,
-        backboneRef: DEFAULT_BACKBONE,
-        layers: backbone.spec.defaultLayers,
-        head: { patchsize: 3, pretrainDim: 256, targetDim: 256 },
-        resize: { mode: 'exact', width: TILE, height: TILE },
-        coreset: { method: 'approximate', percentage: 0.1, seed: 0 },
-        k: 1,
-        mapSigma: 4,
-        holdout: 0.15,
-        calibration: { quantile: 1, margin: 0.15 },
-        batchSize: 8,
-        folder: join(out, 'train'),
-      },
-      { stage: (name, total, unit) => progress(`  ${name}`, total, unit) },
-    );
-    const m = writeBank(bankPath, fit.manifest, fit.rows);
-    log(`  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`);
-  } finally {
-    await runtime.close();
-  }
+  const { path: bankPath, manifest: m } = await fitWebBank({
+    dir: out,
+    backbone,
+    backboneRef: DEFAULT_BACKBONE,
+    layers: backbone.spec.defaultLayers,
+    dim: 256,
+    coreset: 0.1,
+    lines: 3584,
+    progress: { stage: (name, total, unit) => progress(`  ${name}`, total, unit) },
+  });
+  log(`  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`);
 
   const config: Config = {
     ...defaultConfig(),

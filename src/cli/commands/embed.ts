@@ -7,7 +7,7 @@ import { Embedder } from '../../patchcore/embedder.js';
 import { embedFeatureMaps } from '../../patchcore/embed-features.js';
 import { loadBatch } from '../../preprocess/batch.js';
 import { outputSize } from '../../preprocess/transform.js';
-import { intOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../args.js';
+import { intOption, parseCommand, requireString, UsageError, type CommandSpec } from '../args.js';
 import { BACKBONE_OPTIONS, backboneChoice, HEAD_OPTIONS, headParams, RESIZE_OPTIONS, resizePolicy } from '../common-options.js';
 import { progress } from '../progress.js';
 

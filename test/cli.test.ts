@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { readNpyFloat32 } from '../src/io/npy.js';
+import { readNpyFloat32, writeNpy } from '../src/io/npy.js';
 import { assertClose } from './helpers/compare.js';
 import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
@@ -23,7 +23,7 @@ function cli(...args: string[]) {
 
 describe('patchline CLI', () => {
   test('--help works on every command and subcommand', () => {
-    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help']]) {
+    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help'], ['model', 'check', '--help'], ['run', '--help'], ['config', '--help']]) {
       const r = cli(...args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /Usage|Subcommands|Commands/, args.join(' '));
@@ -55,6 +55,21 @@ describe('patchline CLI', () => {
       assert.equal(r.code, 2, `${args.join(' ')} -> ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, why, args.join(' '));
     }
+  });
+
+  test('model check compares a backbone with saved outputs and fails on a difference', (t) => {
+    const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
+    if (!onnx) return;
+    const dir = join(onnx, '..');
+    const ok = cli('model', 'check', onnx, '--input', join(dir, 'input.npy'), '--expect', `layer2=${join(dir, 'torch_layer2.npy')}`, '--expect', `layer3=${join(dir, 'torch_layer3.npy')}`);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /layer2: 2x128x28x28 max \|diff\| .* ok/);
+    const bad = readNpyFloat32(join(dir, 'torch_layer3.npy'));
+    bad.data[100] = bad.data[100]! + 0.5;
+    writeNpy(join(out, 'bad3.npy'), { dtype: 'float32', shape: bad.shape, data: bad.data });
+    const r = cli('model', 'check', onnx, '--input', join(dir, 'input.npy'), '--expect', `layer3=${join(out, 'bad3.npy')}`);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /layer3: .* DIFFERS/);
   });
 
   test('embed --features reproduces head case d (odd grid, patchsize 5, 256 -> 128)', (t) => {

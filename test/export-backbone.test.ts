@@ -35,6 +35,7 @@ describe('tools/export_backbone.py (random weights)', { skip: !haveTorch }, () =
       const printed = execFileSync(PYTHON, [join(PROJECT_ROOT, 'tools', 'export_backbone.py'), '--arch', arch, '--random-weights', '--out', out], { encoding: 'utf8', cwd: PROJECT_ROOT });
       const info = JSON.parse(printed.trim().split('\n').at(-1)!);
       assert.deepEqual(info.layers, shapes);
+      assert.equal(info.checked, true, 'the tool checked its export in onnxruntime through patchline model check');
       const backbone = resolveBackbone(info.spec);
       assert.deepEqual(backbone.spec.defaultLayers, ['layer2', 'layer3']);
       const { path } = preparedBackbonePath(backbone, ['layer2', 'layer3']);

@@ -11,6 +11,8 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 
 import torch
@@ -104,6 +106,7 @@ def main():
     ap.add_argument("--size", type=int, default=224, help="input size used for the export check")
     ap.add_argument("--random-weights", action="store_true", help="seeded random weights instead of ImageNet ones (offline)")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--no-check", action="store_true", help="skip running the export in onnxruntime (through patchline) against torch")
     args = ap.parse_args()
     layers = (args.layers or DEFAULT_LAYERS.get(args.arch, "layer2,layer3")).split(",")
     model, strides = build(args.arch, layers, args.random_weights)
@@ -139,7 +142,23 @@ def main():
     np.save(os.path.join(args.out, f"{name}.check_input.npy"), x.numpy())
     for l, t in zip(layers, expected):
         np.save(os.path.join(args.out, f"{name}.check_{l}.npy"), t.numpy())
-    print(json.dumps({"onnx": onnx_path, "spec": spec_path, "sha256": digest, "layers": {l: list(t.shape) for l, t in zip(layers, expected)}}))
+    checked = None if args.no_check else check_with_patchline(spec_path, os.path.join(args.out, f"{name}.check_input.npy"), {l: os.path.join(args.out, f"{name}.check_{l}.npy") for l in layers})
+    print(json.dumps({"onnx": onnx_path, "spec": spec_path, "sha256": digest, "layers": {l: list(t.shape) for l, t in zip(layers, expected)}, "checked": checked}))
+
+
+def check_with_patchline(spec, x, expected):
+    """Runs the export in onnxruntime through `patchline model check` and compares with torch."""
+    cli = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin", "patchline.js")
+    node = shutil.which("node")
+    cmd = [node or "node", cli, "model", "check", spec, "--input", x] + [a for l, f in expected.items() for a in ("--expect", f"{l}={f}")]
+    if not node or not os.path.exists(os.path.join(os.path.dirname(cli), "..", "dist", "cli", "main.js")):
+        print("export check skipped: node or a built patchline is missing; run: " + " ".join(cmd), file=sys.stderr)
+        return False
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(result.stdout + result.stderr)
+    if result.returncode != 0:
+        sys.exit("export check failed: onnxruntime and torch disagree (see above)")
+    return True
 
 
 if __name__ == "__main__":

@@ -36,8 +36,6 @@ export interface LineChunk {
   width: number;
   /** Interleaved RGB, row-major. */
   data: Uint8Array;
-  /** Optional encoder count for the first row. */
-  encoder?: number;
 }
 
 export interface DefectRegion {

@@ -31,6 +31,7 @@ const CONFIGS: Config[] = [
   { name: 'f13+f16+f18@224', layers: ['features.13', 'features.16', 'features.18'], size: [224, 224], pretrainDim: 256, targetDim: 768, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
   { name: 'f13+f16@320', layers: ['features.13', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
   { name: 'f13+f16@224/10%', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.1, variants: [{ k: 1, sigma: 8 }, { k: 1, sigma: 16 }] },
+  { name: 'f13+f16@224/25%', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.25, variants: [{ k: 1, sigma: 16 }, { k: 1, sigma: 24 }] },
 ];
 
 const args = process.argv.slice(2);

@@ -43,6 +43,7 @@ export class InspectionService {
   private failure?: Error;
   private finished?: Promise<void>;
   private running = false;
+  private readonly releaseTimers = new Set<NodeJS.Timeout>();
   private slot?: ModelSlot;
   private unwatch?: () => void;
   mqttUrl?: string;
@@ -215,8 +216,12 @@ export class InspectionService {
         this.publisher?.setStatus({ bank: bankId });
         this.metrics.bankReloads.inc({ result: 'ok' });
         this.log(`bank reloaded (${why}): ${bankId}, threshold ${m.calibration.threshold.toFixed(3)}`);
-        // Batches that started with the old model finish first: release it after the next one.
-        setTimeout(() => void old.model.release(), 5000);
+        // Batches that started with the old model finish first: release it a little later.
+        const timer = setTimeout(() => {
+          this.releaseTimers.delete(timer);
+          old.model.release().catch((e: Error) => this.log(`releasing the previous bank: ${e.message}`));
+        }, 5000);
+        this.releaseTimers.add(timer);
       } catch (e) {
         this.metrics.bankReloads.inc({ result: 'failed' });
         this.log(`bank reload (${why}) refused, keeping ${this.slot?.current.bankId}: ${(e as Error).message}`);
@@ -250,6 +255,8 @@ export class InspectionService {
    */
   async stop(): Promise<void> {
     this.unwatch?.();
+    for (const t of this.releaseTimers) clearTimeout(t);
+    this.releaseTimers.clear();
     this.stop$.next();
     const drained = await Promise.race([this.done().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs))]);
     if (!drained) this.log(`shutdown: frames still in flight after ${this.config.pipeline.drainTimeoutMs} ms were abandoned`);

@@ -5,11 +5,13 @@ import { cpus, totalmem } from 'node:os';
 import { eventLoopDelay, headVsBackbone } from './foundation.js';
 import { formatRows, type BenchRow } from './stats.js';
 import { streamingBenchmark } from './streaming.js';
+import { configurationBenchmark } from './configurations.js';
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
   'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, batch 4)': () => streamingBenchmark(),
+  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': () => configurationBenchmark(),
 };
 
 const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7);

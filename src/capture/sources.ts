@@ -54,7 +54,13 @@ export function folderSource(opts: { path: string; watch: boolean; pollMs: numbe
     const seen = new Set<string>();
     let seq = 0;
     for (;;) {
-      const names = readdirSync(opts.path)
+      let entries: string[];
+      try {
+        entries = readdirSync(opts.path);
+      } catch (e) {
+        throw new Error(`source.path: cannot read folder ${opts.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const names = entries
         .filter((f) => isImageFile(f) && !seen.has(f))
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (const name of names) {

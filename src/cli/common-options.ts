@@ -5,10 +5,12 @@ import type { HeadParams } from '../patchcore/embedder.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
 import { intOption, optionalString, sizeOption, UsageError, type CommandSpec, type OptionDoc, type ParsedOptions } from './args.js';
 
+export const MODEL_DIR_OPTION: OptionDoc = { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' };
+
 export const BACKBONE_OPTIONS: Record<string, OptionDoc> = {
   backbone: { type: 'string', value: 'SPEC_OR_ONNX', default: 'mobilenetv2', help: 'catalogue name, backbone spec .json, or .onnx file' },
   layers: { type: 'string', value: 'a,b', help: "feature layers, comma-separated (default: the backbone's defaultLayers; for a bare .onnx: graph tensor names)" },
-  'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' },
+  'model-dir': MODEL_DIR_OPTION,
   threads: { type: 'string', value: 'N', help: 'onnxruntime threads per operator (default: all cores)' },
 };
 

@@ -12,6 +12,7 @@ import type { DefectRegion } from '../../pipeline/frame.js';
 import { InspectionService } from '../../service/service.js';
 import { fitWebBank, TILE, WEB_WIDTH } from '../../synth/web-bank.js';
 import { intOption, optionalString, parseCommand, type CommandSpec } from '../args.js';
+import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
 import { runService } from './run.js';
 
@@ -23,7 +24,7 @@ export const demoCommand: CommandSpec = {
     out: { type: 'string', value: 'DIR', default: 'patchline-demo', help: 'training tiles, bank and heat-map images go here' },
     lines: { type: 'string', value: 'N', default: '3000', help: 'web lines to inspect (0 = endless, stop with Ctrl-C)' },
     'metrics-port': { type: 'string', value: 'PORT', default: '9464', help: 'port of /metrics, /healthz, /readyz (0 = any free port)' },
-    'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' },
+    'model-dir': MODEL_DIR_OPTION,
     quiet: { type: 'boolean', help: 'no live status line' },
   },
 };

@@ -7,6 +7,7 @@ import { bankBackbone, PatchCore } from '../../patchcore/patchcore.js';
 import { computeMetrics, scoreSamples, type EvalReport } from '../../eval/evaluate.js';
 import { writeMarkdownReport } from '../../eval/report.js';
 import { intOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../args.js';
+import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
 
 export const evalCommand: CommandSpec = {
@@ -21,7 +22,7 @@ export const evalCommand: CommandSpec = {
     misses: { type: 'string', value: 'N', default: '8', help: 'worst misses shown in the report' },
     batch: { type: 'string', value: 'N', default: '8', help: 'images per backbone run' },
     backbone: { type: 'string', value: 'SPEC_OR_ONNX', help: "backbone to use instead of the bank's (must be the same file: sha256 is checked)" },
-    'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' },
+    'model-dir': MODEL_DIR_OPTION,
     threads: { type: 'string', value: 'N', help: 'onnxruntime threads per operator (default: all cores)' },
   },
   notes: 'Pixels count as defective where the transformed mask is exactly 1 (as the reference); soft masks are first binarised at >= 128.',

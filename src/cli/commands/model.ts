@@ -7,12 +7,13 @@ import { ensureModel } from '../../model/fetch-model.js';
 import { InferenceRuntime } from '../../model/inference-runtime.js';
 import { inspectModel } from '../../model/inspect.js';
 import { helpText, intOption, numberOption, optionalString, parseCommand, requireString, sizeOption, UsageError, type CommandSpec } from '../args.js';
+import { MODEL_DIR_OPTION } from '../common-options.js';
 
 export const modelListCommand: CommandSpec = {
   name: 'model list',
   summary: 'list the built-in backbones, their layers and whether their files are present',
   usage: ['patchline model list [--model-dir DIR]'],
-  options: { 'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' } },
+  options: { 'model-dir': MODEL_DIR_OPTION },
 };
 
 export const modelInspectCommand: CommandSpec = {
@@ -24,7 +25,7 @@ export const modelInspectCommand: CommandSpec = {
     size: { type: 'string', value: 'WxH', default: '224', help: 'input size to probe' },
     stride: { type: 'string', value: 'S', help: 'only tensors at this stride' },
     json: { type: 'boolean', help: 'print JSON instead of a table' },
-    'model-dir': { type: 'string', value: 'DIR', help: 'models directory for catalogue names' },
+    'model-dir': MODEL_DIR_OPTION,
   },
   notes: 'Use a tensor name in a backbone spec\'s "layers", or directly in --layers with a bare .onnx.',
 };
@@ -34,7 +35,7 @@ export const modelFetchCommand: CommandSpec = {
   summary: 'download a catalogue backbone into the models directory and verify its sha256',
   usage: ['patchline model fetch [NAME] [--model-dir DIR]'],
   positional: 'name',
-  options: { 'model-dir': { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' } },
+  options: { 'model-dir': MODEL_DIR_OPTION },
 };
 
 export const modelCheckCommand: CommandSpec = {
@@ -46,7 +47,7 @@ export const modelCheckCommand: CommandSpec = {
     input: { type: 'string', value: 'X.npy', help: 'input batch [N,3,H,W] float32 (already normalised)' },
     expect: { type: 'string', multiple: true, value: 'LAYER=FILE.npy', help: 'expected output of a layer (e.g. from torch)' },
     tolerance: { type: 'string', value: 'T', default: '1e-4', help: 'largest |difference| allowed, relative to the largest |expected value| (at least 1)' },
-    'model-dir': { type: 'string', value: 'DIR', help: 'models directory for catalogue names' },
+    'model-dir': MODEL_DIR_OPTION,
   },
   notes: 'tools/export_backbone.py calls this to check an export against torch. Exit 1 when a layer differs.',
 };

@@ -1,36 +1,56 @@
 // Per-configuration benchmark (issue: performance): banks from 200 Magnetic Tile training images
 // at 1 % and 10 % coreset for WRN50 (random-weight export), the fixture ResNet18 and the zoo
-// MobileNetV2; fit time split into embedding and coreset, peak RSS, backbone-only time per frame,
-// and `patchline run` on 100 test images (folder source, batch 4): steady-state frames/s,
-// per-stage p50/p99, frame time against backbone-only time.
-import { existsSync, mkdtempSync } from 'node:fs';
+// MobileNetV2; fit time split into embedding and coreset, peak RSS, per-stage times of one
+// batch, and `patchline run` on the first 108 good test images (folder source, batch 4):
+// steady-state frames/s, p50/p99 latency, CPU use. With `--reference DIR`, the same fit and
+// prediction run through amazon-science/patchcore-inspection in the same process tree, and the
+// ratios and the score/index agreement are reported.
+import { existsSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { defaultConfig } from '../src/config/load.js';
-import { testSamples, trainingImages } from '../src/io/dataset.js';
+import { trainingImages } from '../src/io/dataset.js';
+import { listImages } from '../src/io/image-files.js';
 import { modelDir, preparedBackbonePath, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { floatTensor } from '../src/model/tensor.js';
-import { writeBank } from '../src/patchcore/bank-file.js';
+import { anomalyMap } from '../src/patchcore/anomaly-map.js';
+import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { fitBank } from '../src/patchcore/fit.js';
+import { PatchCore } from '../src/patchcore/patchcore.js';
 import type { ScoredFrame } from '../src/pipeline/frame.js';
+import { loadBatch } from '../src/preprocess/batch.js';
 import { InspectionService } from '../src/service/service.js';
 import { exportedBackbone } from './exported-backbone.js';
+import { referenceUnavailable, runReference, type ReferenceResult } from './reference.js';
 import { median, percentile, type BenchRow } from './stats.js';
 
 interface BackboneCase {
   name: string;
   ref: string | undefined;
   layers: string[];
+  /** torchvision constructor the reference builds after torch.manual_seed(0), if it can. */
+  torchvision?: string;
+}
+
+export interface ConfigurationOptions {
+  /** Checkout of amazon-science/patchcore-inspection to run side by side. */
+  reference?: string;
+  trainImages: number;
+  testImages: number;
+  shares: number[];
 }
 
 const SHARED = process.env.PATCHLINE_SHARED_DIR ?? '../shared';
+const BATCH = 4;
+/** Frames before steady state (warm-up, queue filling). */
+const WARMUP = 8;
 
 function cases(): BackboneCase[] {
   const fixture = join(SHARED, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
   return [
-    { name: 'WRN50 layer2+3', ref: exportedBackbone('wideresnet50'), layers: ['layer2', 'layer3'] },
-    { name: 'ResNet18 (fixture)', ref: existsSync(fixture) ? fixture : undefined, layers: ['layer2', 'layer3'] },
+    { name: 'WRN50 layer2+3', ref: exportedBackbone('wideresnet50'), layers: ['layer2', 'layer3'], torchvision: 'wide_resnet50_2' },
+    { name: 'ResNet18 (fixture)', ref: existsSync(fixture) ? fixture : undefined, layers: ['layer2', 'layer3'], torchvision: 'resnet18' },
     { name: 'MobileNetV2 int8', ref: 'mobilenetv2', layers: ['features.6', 'features.13'] },
   ];
 }
@@ -47,43 +67,82 @@ async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakMb:
   }
 }
 
-async function backboneOnlyMs(ref: string, layers: string[]): Promise<number> {
+async function medianMs(times: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  await fn();
+  const xs: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    await fn();
+    xs.push(performance.now() - t);
+  }
+  return median(xs);
+}
+
+/** Per-frame time of each stage for one batch of test images, each stage chained as in `run`. */
+async function stageTimes(bankPath: string, images: string[]): Promise<Record<string, number>> {
   const runtime = new InferenceRuntime();
   try {
-    const { path } = preparedBackbonePath(resolveBackbone(ref, modelDir()), layers);
-    const loaded = await runtime.load('bb', path);
-    const feed = () => ({ [loaded.inputNames[0]!]: floatTensor(new Float32Array(4 * 3 * 224 * 224).fill(0.1), [4, 3, 224, 224]) });
-    await runtime.run('bb', feed());
-    const times: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      const t = performance.now();
-      await runtime.run('bb', feed());
-      times.push((performance.now() - t) / 4);
-    }
-    return median(times);
+    const bank = readBank(bankPath);
+    const m = bank.manifest;
+    const model = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()));
+    const [bb, head, scorer] = model.sessions;
+    const load = () => loadBatch(images, m.input.resize, m.input.normalization);
+    const batch = await load();
+    const feed = () => ({ [model.embedder.inputName]: floatTensor(batch.data.slice(), batch.dims) });
+    const decode = await medianMs(5, load);
+    const backbone = await medianMs(5, () => runtime.run([bb!], feed()));
+    const embed = await medianMs(5, () => runtime.run([bb!, head!], feed()));
+    const knn = await medianMs(5, () => runtime.run([bb!, head!, scorer!], feed()));
+    const p = await model.predict(await load(), false);
+    const { height: gh, width: gw } = m.grid;
+    const per = gh * gw;
+    const maps = await medianMs(5, () => {
+      for (let i = 0; i < images.length; i++) anomalyMap(p.patchScores.subarray(i * per, (i + 1) * per), gh, gw, m.input.height, m.input.width, m.scorer.mapSigma);
+    });
+    const n = images.length;
+    return { decode: decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, maps: maps / n };
   } finally {
     await runtime.close();
   }
 }
 
-export async function configurationBenchmark(): Promise<BenchRow[]> {
+/** frames/s from the completion times of frames WARMUP.. (the same rule for both sides). */
+function steadyFps(doneAt: number[]): number {
+  return (doneAt.length - WARMUP) / (doneAt.at(-1)! - doneAt[WARMUP - 1]!);
+}
+
+export async function configurationBenchmark(opts: ConfigurationOptions): Promise<BenchRow[]> {
   const data = join(SHARED, 'datasets', 'magnetic-tile');
   if (!existsSync(data)) {
     process.stderr.write(`!!! ${data} is absent: configuration benchmarks skipped\n`);
     return [];
   }
-  const train = trainingImages(data).slice(0, 200);
-  const test = testSamples(data);
-  const testFolder = join(data, 'test', 'good');
+  let reference = opts.reference;
+  if (reference) {
+    const why = referenceUnavailable(reference);
+    if (why) {
+      process.stderr.write(`!!! reference comparison skipped: ${why}\n`);
+      reference = undefined;
+    }
+  } else {
+    process.stderr.write('!!! reference comparison skipped: no --reference DIR (a checkout of amazon-science/patchcore-inspection) given\n');
+  }
+  const train = trainingImages(data).slice(0, opts.trainImages);
+  // The test images go through a folder of links: `patchline run` reads a folder.
+  const testFiles = listImages(join(data, 'test', 'good')).slice(0, opts.testImages);
+  const testFolder = mkdtempSync(join(tmpdir(), 'patchline-bench-test-'));
+  for (const f of testFiles) symlinkSync(f, join(testFolder, basename(f)));
   const rows: BenchRow[] = [];
+  const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit });
   for (const c of cases()) {
     if (!c.ref) continue;
     const backbone = resolveBackbone(c.ref, modelDir());
-    const bbMs = await backboneOnlyMs(c.ref, c.layers);
-    rows.push({ name: `${c.name}: backbone only, per frame (batch 4)`, value: bbMs, unit: 'ms' });
-    for (const share of [0.01, 0.1]) {
+    const modelMb = statSync(preparedBackbonePath(backbone, c.layers).path).size / 2 ** 20;
+    for (const share of opts.shares) {
       const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-cfg-'));
+      mkdirSync(dir, { recursive: true });
       const runtime = new InferenceRuntime();
+      const head = { patchsize: 3, pretrainDim: 1024, targetDim: 1024 };
       const { value: fit, peakMb } = await withPeakRss(() =>
         fitBank(
           runtime,
@@ -92,7 +151,7 @@ export async function configurationBenchmark(): Promise<BenchRow[]> {
             backbone,
             backboneRef: c.ref!,
             layers: c.layers,
-            head: { patchsize: 3, pretrainDim: 1024, targetDim: 1024 },
+            head,
             resize: { mode: 'exact', width: 224, height: 224 },
             coreset: { method: 'approximate', percentage: share, seed: 0 },
             k: 1,
@@ -108,38 +167,91 @@ export async function configurationBenchmark(): Promise<BenchRow[]> {
       await runtime.close();
       const bank = join(dir, 'bank');
       const m = writeBank(bank, fit.manifest, fit.rows);
+      const bankMb = (m.coreset.rows * m.head.targetDim * 4) / 2 ** 20;
       const label = `${c.name}, ${100 * share} % bank (${m.coreset.rows} rows)`;
-      rows.push({ name: `${label}: fit embedding / coreset`, value: fit.timings.embedMs / 1000, unit: `s / ${(fit.timings.coresetMs / 1000).toFixed(1)} s` });
-      rows.push({ name: `${label}: fit peak RSS`, value: peakMb, unit: 'MB' });
-      const results: { at: number; f: ScoredFrame }[] = [];
+      row(`${label}: fit embedding / coreset`, fit.timings.embedMs / 1000, `s / ${(fit.timings.coresetMs / 1000).toFixed(1)} s`);
+      row(`${label}: fit peak RSS`, peakMb, 'MB');
+
+      const stages = await stageTimes(bank, testFiles.slice(0, BATCH));
+      for (const [stage, ms] of Object.entries(stages)) row(`${label}: stage ${stage} (batch ${BATCH}, per frame)`, ms, 'ms');
+
+      const results: { at: number; total: number; f: ScoredFrame }[] = [];
       const base = defaultConfig();
       const service = new InspectionService(
         {
           ...base,
           source: { type: 'folder', path: testFolder, watch: false, pollMs: 500 },
           model: { ...base.model, bank, modelDir: modelDir() },
-          pipeline: { ...base.pipeline, queuePolicy: 'block' },
+          pipeline: { ...base.pipeline, batchSize: BATCH, queuePolicy: 'block' },
           mqtt: { ...base.mqtt, heatmap: { ...base.mqtt.heatmap, enabled: false } },
           metrics: { ...base.metrics, enabled: false },
         },
         () => {},
-        (f) => results.push({ at: performance.now(), f }),
+        (f) => results.push({ at: performance.now() / 1000, total: Date.now() - f.timestamp, f }),
       );
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
       const { peakMb: runPeak } = await withPeakRss(async () => {
         await service.start();
         await service.done();
         await service.stop();
       });
-      const steady = results.slice(8, 108);
-      const fps = (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000);
+      const cpu = process.cpuUsage(cpu0);
+      const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
+      const fps = steadyFps(results.map((r) => r.at));
       const frameMs = 1000 / fps;
-      rows.push({ name: `${label}: run frames/s (steady, ${steady.length} of ${test.filter((s) => s.label === 0).length} good test tiles)`, value: fps, unit: 'frames/s' });
-      rows.push({ name: `${label}: frame time / backbone-only time`, value: frameMs / bbMs, unit: 'ratio (target <= 1.25 at 1 %)' });
-      for (const stage of ['preprocess', 'inference', 'postprocess']) {
-        const xs = steady.map(({ f }) => f.latency[stage]!);
-        rows.push({ name: `${label}: ${stage} p50 / p99`, value: median(xs), unit: `ms (p99 ${percentile(xs, 99).toFixed(1)})` });
+      row(`${label}: run frames/s (steady, frames ${WARMUP + 1}-${results.length} of ${testFiles.length})`, fps, 'frames/s');
+      row(`${label}: frame time / backbone-only time`, frameMs / stages.backbone!, `ratio${share === 0.01 ? ' (target <= 1.25)' : ''}`);
+      const steady = results.slice(WARMUP);
+      const latencies: Record<string, number[]> = { total: steady.map((r) => r.total) };
+      for (const stage of ['queue', 'preprocess', 'inference', 'publish']) latencies[stage] = steady.map(({ f }) => f.latency[stage] ?? NaN);
+      for (const [stage, xs] of Object.entries(latencies)) row(`${label}: ${stage} latency p50 / p99`, median(xs), `ms (p99 ${percentile(xs, 99).toFixed(1)})`);
+      row(`${label}: run CPU busy`, busy, 'cores of 2');
+      row(`${label}: run peak RSS`, runPeak, `MB (bank ${bankMb.toFixed(0)} MB + model ${modelMb.toFixed(0)} MB + 400 MB = ${(bankMb + modelMb + 400).toFixed(0)} MB target)`);
+
+      if (reference && c.torchvision) {
+        let ref: ReferenceResult;
+        try {
+          ref = runReference(
+            {
+              repo: reference,
+              torchvisionArch: c.torchvision,
+              backboneSeed: 0,
+              layers: c.layers,
+              size: 224,
+              patchsize: head.patchsize,
+              pretrainDim: head.pretrainDim,
+              targetDim: head.targetDim,
+              k: 1,
+              percentage: share,
+              coresetSeed: 0,
+              train,
+              test: testFiles,
+              batch: BATCH,
+              threads: 2,
+              loaderWorkers: 1,
+            },
+            m.coreset.inputRows,
+          );
+        } catch (e) {
+          process.stderr.write(`!!! reference run for ${label} failed: ${(e as Error).message}\n`);
+          continue;
+        }
+        const refFps = steadyFps(ref.doneAt);
+        row(`${label}: reference frames/s (same images, batch ${BATCH})`, refFps, `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`);
+        row(`${label}: reference fit embedding / coreset`, ref.embedSeconds, `s / ${ref.coresetSeconds.toFixed(1)} s; coreset reference / patchline = ${(ref.coresetSeconds / (fit.timings.coresetMs / 1000)).toFixed(2)} (target >= 2)`);
+        const same = ref.coresetIndices.length === fit.indices.length && ref.coresetIndices.every((v, i) => v === fit.indices[i]);
+        const firstDiff = ref.coresetIndices.findIndex((v, i) => v !== fit.indices[i]);
+        row(`${label}: coreset indices identical to the reference`, same ? 1 : 0, same ? `yes (${fit.indices.length} of ${fit.indices.length})` : `no: first difference at pick ${firstDiff} of ${fit.indices.length}`);
+        const ours = new Map(results.map(({ f }) => [basename(f.position.file ?? ''), f.score]));
+        let worst = 0;
+        testFiles.forEach((file, i) => {
+          const a = ours.get(basename(file));
+          const b = ref.scores[i]!;
+          worst = Math.max(worst, a === undefined ? Infinity : Math.abs(a - b) / Math.max(1e-12, Math.abs(b)));
+        });
+        row(`${label}: image scores vs the reference, max relative difference`, worst, `(${testFiles.length} images)`);
       }
-      rows.push({ name: `${label}: run peak RSS`, value: runPeak, unit: `MB (bank ${((m.coreset.rows * 1024 * 4) / 2 ** 20).toFixed(0)} MB)` });
     }
   }
   return rows;

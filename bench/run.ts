@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark section, printed as Markdown tables with the command, commit
 // and machine, ready for docs/BENCHMARKS.md. Numbers are ratios measured side by side in one run.
 import { execSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { cpus, totalmem } from 'node:os';
 import { eventLoopDelay, headVsBackbone } from './foundation.js';
 import { formatRows, type BenchRow } from './stats.js';
@@ -11,10 +12,26 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
   'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, batch 4)': () => streamingBenchmark(),
-  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': () => configurationBenchmark(),
+  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': () => configurationBenchmark(configurationOptions),
 };
 
-const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7);
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    reference: { type: 'string' },
+    // Smaller configuration runs while developing; the documented table uses the defaults.
+    'train-images': { type: 'string', default: '200' },
+    'test-images': { type: 'string', default: '108' },
+    shares: { type: 'string', default: '0.01,0.1' },
+  },
+});
+const only = args.only;
+const configurationOptions = {
+  reference: args.reference,
+  trainImages: Number(args['train-images']),
+  testImages: Number(args['test-images']),
+  shares: args.shares!.split(',').map(Number),
+};
 const commit = (() => {
   try {
     return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
@@ -22,7 +39,7 @@ const commit = (() => {
     return 'unknown';
   }
 })();
-process.stdout.write(`# patchline benchmarks\n\ncommand: \`npm run bench${only ? ` -- --only=${only}` : ''}\`, commit ${commit}, ${new Date().toISOString().slice(0, 10)}\n`);
+process.stdout.write(`# patchline benchmarks\n\ncommand: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`, commit ${commit}, ${new Date().toISOString().slice(0, 10)}\n`);
 process.stdout.write(`machine: ${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
 for (const [title, run] of Object.entries(SECTIONS)) {
   if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;

@@ -23,7 +23,7 @@ describe('kNN scorer vs faiss', () => {
       const bank = readNpyFloat32(join(dir, 'bank.npy'));
       const queries = readNpyFloat32(join(dir, 'queries.npy'));
       for (const block of [undefined, 300]) {
-        const scorer = await KnnScorer.create(runtime, bank.data, 64, k, `scorer-${k}`, block);
+        const scorer = await KnnScorer.create(runtime, bank.data, 64, k, `scorer-${k}`, { block });
         const r = await scorer.score(Float32Array.from(queries.data));
         const d = readNpyFloat32(join(dir, `k${k}_distances.npy`)).data;
         assertClose(r.distances, d, { atol: 1e-4, rtol: 2e-6 }, `k${k} distances (block ${block ?? 'all'})`);

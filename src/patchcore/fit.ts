@@ -41,6 +41,8 @@ export interface FitProgress {
 export interface FitResult {
   manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>;
   rows: Float32Array;
+  /** Bank rows as indices into the fitted patches, in coreset selection order. */
+  indices: Int32Array;
   timings: { embedMs: number; coresetMs: number; calibrateMs: number };
 }
 
@@ -133,7 +135,7 @@ export async function fitBank(runtime: InferenceRuntime, files: string[], opts: 
   const t2 = performance.now();
   manifest.calibration = await calibrate(runtime, { manifest, rows }, opts, holdFiles, progress);
   const calibrateMs = performance.now() - t2;
-  return { manifest, rows, timings: { embedMs, coresetMs, calibrateMs } };
+  return { manifest, rows, indices, timings: { embedMs, coresetMs, calibrateMs } };
 }
 
 function summary(scores: ArrayLike<number>): Calibration['scores'] {

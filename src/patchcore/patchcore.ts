@@ -7,7 +7,8 @@ import type { TensorNCHW } from '../preprocess/image.js';
 import { anomalyMap } from './anomaly-map.js';
 import type { Bank, BankManifest } from './bank-file.js';
 import { Embedder } from './embedder.js';
-import { buildScorerGraph, SCORER_OUTPUTS } from './scorer-graph.js';
+import { SCORER_OUTPUTS } from './scorer-graph.js';
+import { loadScorer } from './scorer.js';
 
 export interface Prediction {
   /** [images] max patch score per image. */
@@ -49,12 +50,17 @@ export class PatchCore {
     const m = bank.manifest;
     const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, prefix);
     const scorerSession = `${prefix}/scorer`;
-    await runtime.load(scorerSession, buildScorerGraph(bank.rows, m.head.targetDim, m.scorer.k));
+    await loadScorer(runtime, scorerSession, bank.rows, m.head.targetDim, m.scorer.k);
     return new PatchCore(runtime, embedder, scorerSession, m);
   }
 
+  /** Session names in chain order: backbone, head, scorer. */
+  get sessions(): string[] {
+    return [this.embedder.backboneSession, this.embedder.headSession, this.scorerSession];
+  }
+
   async release(): Promise<void> {
-    for (const s of [this.embedder.backboneSession, this.embedder.headSession, this.scorerSession]) await this.runtime.release(s);
+    for (const s of this.sessions) await this.runtime.release(s);
   }
 
   get threshold(): number {

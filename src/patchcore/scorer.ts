@@ -1,7 +1,21 @@
 // The memory bank loaded as a kNN scoring session in the inference runtime.
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import { buildScorerGraph, SCORER_INPUT, SCORER_OUTPUTS } from './scorer-graph.js';
+import { boundApplies, boundProjection } from './knn-bound.js';
+import { buildScorerGraph, SCORER_INPUT, SCORER_OPEN_OUTPUT, SCORER_OUTPUTS, type ScorerGraphOptions } from './scorer-graph.js';
+
+export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
+  /** 'auto': the bounded form for banks where it pays (boundApplies); 'full': always the full product. */
+  form?: 'auto' | 'bounded' | 'full';
+}
+
+/** Loads the exact kNN scorer for a bank as `session` (the bounded form's projection is computed here). */
+export async function loadScorer(runtime: InferenceRuntime, session: string, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}): Promise<void> {
+  const form = opts.form ?? 'auto';
+  const bounded = form === 'bounded' || (form === 'auto' && boundApplies(bank.length / dim, dim));
+  const bound = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
+  await runtime.load(session, buildScorerGraph(bank, dim, k, { ...opts, bound }));
+}
 
 export interface PatchScores {
   /** [patches, k] squared distances, ascending. */
@@ -10,6 +24,8 @@ export interface PatchScores {
   indices: BigInt64Array;
   /** [patches] mean of the k distances. */
   scores: Float32Array;
+  /** Bounded form: patches that needed the full product. */
+  open?: number;
 }
 
 export class KnnScorer {
@@ -20,9 +36,8 @@ export class KnnScorer {
     readonly k: number,
   ) {}
 
-  /** `block`: bank rows per distance block (tests use small blocks to exercise the merge). */
-  static async create(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, session = 'scorer', block?: number): Promise<KnnScorer> {
-    await runtime.load(session, buildScorerGraph(bank, dim, k, block));
+  static async create(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, session = 'scorer', opts: ScorerOptions = {}): Promise<KnnScorer> {
+    await loadScorer(runtime, session, bank, dim, k, opts);
     return new KnnScorer(runtime, session, dim, k);
   }
 
@@ -33,6 +48,7 @@ export class KnnScorer {
       distances: asFloat(out[SCORER_OUTPUTS.distances], SCORER_OUTPUTS.distances).data,
       indices: out[SCORER_OUTPUTS.indices]!.data as BigInt64Array,
       scores: asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data,
+      open: out[SCORER_OPEN_OUTPUT] ? Number((out[SCORER_OPEN_OUTPUT].data as BigInt64Array)[0]) : undefined,
     };
   }
 

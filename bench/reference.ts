@@ -1,0 +1,67 @@
+// Side-by-side runs of amazon-science/patchcore-inspection (`npm run bench -- --reference DIR`):
+// writes a job for bench/reference/run_reference.py, runs it with Debian's Python, reads back
+// its timings, coreset indices and image scores. The job pins the reference's random draws
+// (coreset projection, start points) to patchline's so both sides do identical work.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNpy, writeNpy } from '../src/io/npy.js';
+import { PROJECTION_DIM, randomProjection, randomStartIndices } from '../src/patchcore/coreset.js';
+
+export const REFERENCE_PYTHON = '/usr/bin/python3';
+const DRIVER = new URL('./reference/run_reference.py', import.meta.url).pathname;
+
+export interface ReferenceJob {
+  repo: string;
+  torchvisionArch: string;
+  backboneSeed: number;
+  layers: string[];
+  size: number;
+  patchsize: number;
+  pretrainDim: number;
+  targetDim: number;
+  k: number;
+  percentage: number;
+  coresetSeed: number;
+  train: string[];
+  test: string[];
+  batch: number;
+  threads: number;
+  loaderWorkers: number;
+}
+
+export interface ReferenceResult {
+  fitSeconds: number;
+  embedSeconds: number;
+  coresetSeconds: number;
+  bankRows: number;
+  coresetIndices: Int32Array;
+  /** Per test image, in job order. */
+  scores: number[];
+  /** Seconds from the start of prediction to each image's batch being done. */
+  doneAt: number[];
+}
+
+/** Why the reference cannot run here, or undefined when it can. */
+export function referenceUnavailable(dir: string): string | undefined {
+  if (!existsSync(join(dir, 'src', 'patchcore', 'patchcore.py'))) return `${dir} is not a checkout of amazon-science/patchcore-inspection (no src/patchcore/patchcore.py)`;
+  const probe = spawnSync(REFERENCE_PYTHON, ['-c', 'import torch, torchvision, faiss, sklearn, scipy, tqdm, PIL'], { encoding: 'utf8' });
+  if (probe.status !== 0) return `${REFERENCE_PYTHON} lacks the reference's dependencies (${probe.stderr.trim().split('\n').at(-1)}): run \`bash scripts/setup.sh --bench\``;
+  return undefined;
+}
+
+/** `inputRows`: patches the coreset starts from (patchline's fit manifest), for the start points. */
+export function runReference(job: ReferenceJob, inputRows: number): ReferenceResult {
+  const dir = mkdtempSync(join(tmpdir(), 'patchline-reference-'));
+  const projection = join(dir, 'projection.npy');
+  writeNpy(projection, { dtype: 'float32', shape: [PROJECTION_DIM, job.targetDim], data: randomProjection(job.targetDim, job.coresetSeed) });
+  const jobPath = join(dir, 'job.json');
+  writeFileSync(jobPath, JSON.stringify({ ...job, projection, startIndices: randomStartIndices(inputRows, 10, job.coresetSeed) }));
+  // Its progress bars would bury the tables; its stderr is shown when it fails.
+  const run = spawnSync(REFERENCE_PYTHON, [DRIVER, jobPath, dir], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  if (run.status !== 0) throw new Error(`${REFERENCE_PYTHON} ${DRIVER} ${jobPath} failed (exit ${run.status}):\n${run.stderr.split('\n').slice(-15).join('\n')}`);
+  const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Omit<ReferenceResult, 'coresetIndices'>;
+  const idx = readNpy(join(dir, 'coreset_indices.npy')).data as BigInt64Array;
+  return { ...r, coresetIndices: Int32Array.from(idx, Number) };
+}

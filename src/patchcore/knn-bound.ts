@@ -1,0 +1,115 @@
+// A cheap lower bound on bank distances, so exact kNN can skip most of the full-width work.
+//
+// With an orthonormal basis V [D, d] around the bank mean m, every row x splits into its
+// coordinates z = (x - m) V and a residual r = (x - m) - z V^T orthogonal to them, and
+//   |x - y|^2 = |z_x - z_y|^2 + |r_x - r_y|^2 >= |z_x - z_y|^2 + (|r_x| - |r_y|)^2,
+// which is the squared distance between the (d + 1)-vectors [z, |r|]. Any orthonormal V gives
+// a valid bound; the bank's leading principal directions make it tight (PatchCore embeddings
+// keep ~98 % of their variance in 64 of 1024 dimensions), so the d+1-wide product ranks the
+// bank almost as the full one does at d / D of its cost. The basis comes from a few rounds of
+// subspace iteration on a sample of bank rows, run in onnxruntime.
+import type { InferenceRuntime } from '../model/inference-runtime.js';
+import { DataType, encodeModel, GraphBuilder, valueInfo } from '../model/onnx-graph.js';
+import { asFloat, floatTensor } from '../model/tensor.js';
+import { seededRandom } from '../synth/texture.js';
+
+export interface BoundProjection {
+  dim: number;
+  /** Coordinates kept (d). */
+  dims: number;
+  /** [dim] bank mean. */
+  mean: Float32Array;
+  /** [dim, dims] orthonormal columns. */
+  basis: Float32Array;
+  /** [rows, dims + 1] each bank row as [z, |r|]. */
+  bankBound: Float32Array;
+}
+
+/** Coordinates kept by the bound. */
+export const BOUND_DIMS = 64;
+/** Below these the full product is cheap enough that the bound does not pay for its second pass. */
+export const BOUND_MIN_ROWS = 1024;
+const SAMPLE_ROWS = 8192;
+const ITERATIONS = 8;
+
+/** Whether a bank of this shape gets the bound (else exact kNN is the plain full product). */
+export function boundApplies(rows: number, dim: number): boolean {
+  return rows >= BOUND_MIN_ROWS && dim >= 4 * BOUND_DIMS;
+}
+
+/** Graph nodes: [n, dim] rows -> [n, dims + 1] bound vectors [z, |r|]. */
+export function boundVectors(g: GraphBuilder, x: string, p: Pick<BoundProjection, 'dim' | 'dims' | 'mean' | 'basis'>): string {
+  const basisT = new Float32Array(p.dims * p.dim);
+  for (let i = 0; i < p.dim; i++) for (let j = 0; j < p.dims; j++) basisT[j * p.dim + i] = p.basis[i * p.dims + j]!;
+  const centred = g.op('Sub', [x, g.floats('bound_mean', [1, p.dim], p.mean)]);
+  const z = g.op('MatMul', [centred, g.floats('bound_basis', [p.dim, p.dims], p.basis)]);
+  const residual = g.op('Sub', [centred, g.op('MatMul', [z, g.floats('bound_basis_t', [p.dims, p.dim], basisT)])]);
+  const r = g.op('Sqrt', [g.op('ReduceSumSquare', [residual], { axes: [1], keepdims: 1 })]);
+  return g.op('Concat', [z, r], { axis: 1 });
+}
+
+/** Modified Gram-Schmidt, twice, in float64 (columns of v [dim, dims]). */
+function orthonormalize(v: Float64Array, dim: number, dims: number): void {
+  for (let pass = 0; pass < 2; pass++) {
+    for (let j = 0; j < dims; j++) {
+      for (let i = 0; i < j; i++) {
+        let dot = 0;
+        for (let d = 0; d < dim; d++) dot += v[d * dims + i]! * v[d * dims + j]!;
+        for (let d = 0; d < dim; d++) v[d * dims + j]! -= dot * v[d * dims + i]!;
+      }
+      let norm = 0;
+      for (let d = 0; d < dim; d++) norm += v[d * dims + j]! ** 2;
+      norm = Math.sqrt(norm) || 1;
+      for (let d = 0; d < dim; d++) v[d * dims + j]! /= norm;
+    }
+  }
+}
+
+/** Mean, leading principal directions (subspace iteration on a row sample) and the bank's bound vectors. */
+export async function boundProjection(runtime: InferenceRuntime, bank: Float32Array, dim: number, dims = BOUND_DIMS, session = 'knn-bound/prepare'): Promise<BoundProjection> {
+  const rows = bank.length / dim;
+  const mean = new Float32Array(dim);
+  const acc = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) acc[d]! += bank[r * dim + d]!;
+  for (let d = 0; d < dim; d++) mean[d] = acc[d]! / rows;
+  const step = Math.max(1, Math.floor(rows / SAMPLE_ROWS));
+  const n = Math.ceil(rows / step);
+  const sample = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sample[i * dim + d] = bank[i * step * dim + d]! - mean[d]!;
+
+  const g = new GraphBuilder();
+  g.op('MatMul', [g.op('Transpose', ['sample'], { perm: [1, 0] }), g.op('MatMul', ['sample', 'v'])], {}, 'sv');
+  await runtime.load(
+    session,
+    encodeModel(g.build({ name: 'bound_subspace_step', inputs: [valueInfo('sample', DataType.FLOAT, [n, dim]), valueInfo('v', DataType.FLOAT, [dim, dims])], outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])] })),
+  );
+  const rand = seededRandom(0x5eed);
+  const v = Float64Array.from({ length: dim * dims }, () => rand() - 0.5);
+  try {
+    for (let it = 0; it < ITERATIONS; it++) {
+      orthonormalize(v, dim, dims);
+      const out = await runtime.run(session, { sample: floatTensor(sample.slice(), [n, dim]), v: floatTensor(Float32Array.from(v), [dim, dims]) });
+      v.set(asFloat(out.sv, 'sv').data);
+    }
+    orthonormalize(v, dim, dims);
+  } finally {
+    await runtime.release(session);
+  }
+  const basis = Float32Array.from(v);
+
+  const p = new GraphBuilder();
+  p.op('Identity', [boundVectors(p, 'x', { dim, dims, mean, basis })], {}, 'bound');
+  await runtime.load(session, encodeModel(p.build({ name: 'bound_vectors', inputs: [valueInfo('x', DataType.FLOAT, ['n', dim])], outputs: [valueInfo('bound', DataType.FLOAT, ['n', dims + 1])] })));
+  const bankBound = new Float32Array(rows * (dims + 1));
+  try {
+    const chunk = 8192;
+    for (let r = 0; r < rows; r += chunk) {
+      const m = Math.min(chunk, rows - r);
+      const res = await runtime.run(session, { x: floatTensor(bank.slice(r * dim, (r + m) * dim), [m, dim]) });
+      bankBound.set(asFloat(res.bound, 'bound').data, r * (dims + 1));
+    }
+  } finally {
+    await runtime.release(session);
+  }
+  return { dim, dims, mean, basis, bankBound };
+}

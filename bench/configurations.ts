@@ -14,9 +14,12 @@ import { listImages } from '../src/io/image-files.js';
 import { modelDir, preparedBackbonePath, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { floatTensor } from '../src/model/tensor.js';
-import { anomalyMap } from '../src/patchcore/anomaly-map.js';
+import { DataType, encodeModel, GraphBuilder, valueInfo } from '../src/model/onnx-graph.js';
+import { EMBEDDING_OUTPUT } from '../src/patchcore/embedding-head.js';
+import { SCORER_OUTPUTS } from '../src/patchcore/scorer-graph.js';
 import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { fitBank } from '../src/patchcore/fit.js';
+import { selectCoresetOfPoints } from '../src/patchcore/coreset.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
 import type { ScoredFrame } from '../src/pipeline/frame.js';
 import { loadBatch } from '../src/preprocess/batch.js';
@@ -39,6 +42,8 @@ export interface ConfigurationOptions {
   trainImages: number;
   testImages: number;
   shares: number[];
+  /** Only the configurations whose name contains one of these (all when absent). */
+  backbones?: string[];
 }
 
 const SHARED = process.env.PATCHLINE_SHARED_DIR ?? '../shared';
@@ -78,6 +83,13 @@ async function medianMs(times: number, fn: () => Promise<unknown> | unknown): Pr
   return median(xs);
 }
 
+/** A session that takes `inputs` and returns only their shapes: ends a chain without copying tensors out. */
+function sink(inputs: string[]): Uint8Array {
+  const g = new GraphBuilder();
+  g.op('Shape', [inputs[0]!], {}, 'shape');
+  return encodeModel(g.build({ name: 'sink', inputs: inputs.map((n) => valueInfo(n, DataType.FLOAT)), outputs: [valueInfo('shape', DataType.INT64, ['rank'])] }));
+}
+
 /** Per-frame time of each stage for one batch of test images, each stage chained as in `run`. */
 async function stageTimes(bankPath: string, images: string[]): Promise<Record<string, number>> {
   const runtime = new InferenceRuntime();
@@ -86,21 +98,21 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
     const m = bank.manifest;
     const model = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()));
     const [bb, head, scorer] = model.sessions;
+    await runtime.load('sink/features', sink(model.embedder.headSpec.layers.map((l) => l.name)));
+    await runtime.load('sink/embedding', sink([EMBEDDING_OUTPUT]));
     const load = () => loadBatch(images, m.input.resize, m.input.normalization);
     const batch = await load();
     const feed = () => ({ [model.embedder.inputName]: floatTensor(batch.data.slice(), batch.dims) });
     const decode = await medianMs(5, load);
-    const backbone = await medianMs(5, () => runtime.run([bb!], feed()));
-    const embed = await medianMs(5, () => runtime.run([bb!, head!], feed()));
-    const knn = await medianMs(5, () => runtime.run([bb!, head!, scorer!], feed()));
-    const p = await model.predict(await load(), false);
-    const { height: gh, width: gw } = m.grid;
-    const per = gh * gw;
+    const backbone = await medianMs(5, () => runtime.run([bb!, 'sink/features'], feed()));
+    const embed = await medianMs(5, () => runtime.run([bb!, head!, 'sink/embedding'], feed()));
+    const knn = await medianMs(5, () => runtime.run([bb!, head!, scorer!], feed(), { outputs: [SCORER_OUTPUTS.scores] }));
+    const p = await model.predict(await load());
     const maps = await medianMs(5, () => {
-      for (let i = 0; i < images.length; i++) anomalyMap(p.patchScores.subarray(i * per, (i + 1) * per), gh, gw, m.input.height, m.input.width, m.scorer.mapSigma);
+      for (let i = 0; i < images.length; i++) p.map(i);
     });
     const n = images.length;
-    return { decode: decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, maps: maps / n };
+    return { 'decode + preprocess': decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, 'anomaly map': maps / n };
   } finally {
     await runtime.close();
   }
@@ -135,7 +147,7 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
   const rows: BenchRow[] = [];
   const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit });
   for (const c of cases()) {
-    if (!c.ref) continue;
+    if (!c.ref || (opts.backbones && !opts.backbones.some((b) => c.name.toLowerCase().includes(b.toLowerCase())))) continue;
     const backbone = resolveBackbone(c.ref, modelDir());
     const modelMb = statSync(preparedBackbonePath(backbone, c.layers).path).size / 2 ** 20;
     for (const share of opts.shares) {
@@ -232,6 +244,7 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
               loaderWorkers: 1,
             },
             m.coreset.inputRows,
+            fit.indices,
           );
         } catch (e) {
           process.stderr.write(`!!! reference run for ${label} failed: ${(e as Error).message}\n`);
@@ -239,10 +252,19 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
         }
         const refFps = steadyFps(ref.doneAt);
         row(`${label}: reference frames/s (same images, batch ${BATCH})`, refFps, `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`);
-        row(`${label}: reference fit embedding / coreset`, ref.embedSeconds, `s / ${ref.coresetSeconds.toFixed(1)} s; coreset reference / patchline = ${(ref.coresetSeconds / (fit.timings.coresetMs / 1000)).toFixed(2)} (target >= 2)`);
-        const same = ref.coresetIndices.length === fit.indices.length && ref.coresetIndices.every((v, i) => v === fit.indices[i]);
-        const firstDiff = ref.coresetIndices.findIndex((v, i) => v !== fit.indices[i]);
-        row(`${label}: coreset indices identical to the reference`, same ? 1 : 0, same ? `yes (${fit.indices.length} of ${fit.indices.length})` : `no: first difference at pick ${firstDiff} of ${fit.indices.length}`);
+        row(`${label}: reference fit embedding / coreset`, ref.embedSeconds, `s / ${ref.coresetSeconds.toFixed(1)} s`);
+        const agreement = (ours: Int32Array) => {
+          const first = ref.coresetIndices.findIndex((v, i) => v !== ours[i]);
+          return first < 0 && ours.length === ref.coresetIndices.length ? `yes, all ${ours.length}` : `no: first difference at pick ${first} of ${ours.length}`;
+        };
+        row(`${label}: coreset indices of the whole fit vs the reference's`, fit.indices.length, agreement(fit.indices) + ' (backbones differ by float rounding, torch vs onnxruntime)');
+        // The greedy loop alone, on the reference's own projected points and start points.
+        const cr = new InferenceRuntime();
+        const t = performance.now();
+        const same = await selectCoresetOfPoints(cr, ref.coresetPoints, { method: 'approximate', percentage: share, seed: 0 }, { startIndices: ref.startIndices });
+        const oursS = (performance.now() - t) / 1000;
+        await cr.close();
+        row(`${label}: coreset on identical points: patchline`, oursS, `s; reference ${ref.coresetSeconds.toFixed(1)} s = ${(ref.coresetSeconds / oursS).toFixed(2)}x (target >= 2); indices identical: ${agreement(same)}`);
         const ours = new Map(results.map(({ f }) => [basename(f.position.file ?? ''), f.score]));
         let worst = 0;
         testFiles.forEach((file, i) => {
@@ -250,7 +272,7 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
           const b = ref.scores[i]!;
           worst = Math.max(worst, a === undefined ? Infinity : Math.abs(a - b) / Math.max(1e-12, Math.abs(b)));
         });
-        row(`${label}: image scores vs the reference, max relative difference`, worst, `(${testFiles.length} images)`);
+        row(`${label}: image scores vs the reference (same bank rows): max relative difference`, testFiles.length, `images; ${worst.toExponential(1)}`);
       }
     }
   }

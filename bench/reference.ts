@@ -3,10 +3,10 @@
 // its timings, coreset indices and image scores. The job pins the reference's random draws
 // (coreset projection, start points) to patchline's so both sides do identical work.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNpy, writeNpy } from '../src/io/npy.js';
+import { readNpy, readNpyFloat32, writeNpy } from '../src/io/npy.js';
 import { PROJECTION_DIM, randomProjection, randomStartIndices } from '../src/patchcore/coreset.js';
 
 export const REFERENCE_PYTHON = '/usr/bin/python3';
@@ -37,6 +37,9 @@ export interface ReferenceResult {
   coresetSeconds: number;
   bankRows: number;
   coresetIndices: Int32Array;
+  /** [N, 128] the projected features the reference's greedy loop ran on, and its start points. */
+  coresetPoints: Float32Array;
+  startIndices: number[];
   /** Per test image, in job order. */
   scores: number[];
   /** Seconds from the start of prediction to each image's batch being done. */
@@ -51,17 +54,26 @@ export function referenceUnavailable(dir: string): string | undefined {
   return undefined;
 }
 
-/** `inputRows`: patches the coreset starts from (patchline's fit manifest), for the start points. */
-export function runReference(job: ReferenceJob, inputRows: number): ReferenceResult {
+/**
+ * `inputRows`: patches the coreset starts from (patchline's fit manifest), for the start points;
+ * `bankIndices`: patchline's coreset, which the reference's bank is made of (its own selection is
+ * still run, timed and returned).
+ */
+export function runReference(job: ReferenceJob, inputRows: number, bankIndices: Int32Array): ReferenceResult {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-reference-'));
   const projection = join(dir, 'projection.npy');
   writeNpy(projection, { dtype: 'float32', shape: [PROJECTION_DIM, job.targetDim], data: randomProjection(job.targetDim, job.coresetSeed) });
+  const bank = join(dir, 'bank_indices.npy');
+  writeNpy(bank, { dtype: 'int64', shape: [bankIndices.length], data: BigInt64Array.from(bankIndices, BigInt) });
   const jobPath = join(dir, 'job.json');
-  writeFileSync(jobPath, JSON.stringify({ ...job, projection, startIndices: randomStartIndices(inputRows, 10, job.coresetSeed) }));
+  const startIndices = randomStartIndices(inputRows, 10, job.coresetSeed);
+  writeFileSync(jobPath, JSON.stringify({ ...job, projection, startIndices, bankIndices: bank }));
   // Its progress bars would bury the tables; its stderr is shown when it fails.
   const run = spawnSync(REFERENCE_PYTHON, [DRIVER, jobPath, dir], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   if (run.status !== 0) throw new Error(`${REFERENCE_PYTHON} ${DRIVER} ${jobPath} failed (exit ${run.status}):\n${run.stderr.split('\n').slice(-15).join('\n')}`);
-  const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Omit<ReferenceResult, 'coresetIndices'>;
+  const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Omit<ReferenceResult, 'coresetIndices' | 'coresetPoints' | 'startIndices'>;
   const idx = readNpy(join(dir, 'coreset_indices.npy')).data as BigInt64Array;
-  return { ...r, coresetIndices: Int32Array.from(idx, Number) };
+  const coresetPoints = readNpyFloat32(join(dir, 'coreset_points.npy')).data;
+  rmSync(dir, { recursive: true, force: true });
+  return { ...r, coresetIndices: Int32Array.from(idx, Number), coresetPoints, startIndices };
 }

@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     'train-images': { type: 'string', default: '200' },
     'test-images': { type: 'string', default: '108' },
     shares: { type: 'string', default: '0.01,0.1' },
+    backbones: { type: 'string' },
   },
 });
 const only = args.only;
@@ -31,6 +32,7 @@ const configurationOptions = {
   trainImages: Number(args['train-images']),
   testImages: Number(args['test-images']),
   shares: args.shares!.split(',').map(Number),
+  ...(args.backbones ? { backbones: args.backbones.split(',') } : {}),
 };
 const commit = (() => {
   try {

@@ -96,13 +96,20 @@ export const configSchema = z
       .object({
         batchSize: z.number().int().min(1).default(4).describe('frames per inference call, at most'),
         batchTimeoutMs: z.number().int().min(0).default(50).describe('send a smaller batch after this long'),
+        batchesInFlight: z
+          .number()
+          .int()
+          .min(1)
+          .max(4)
+          .default(2)
+          .describe('batches handed to inference at once: with 2, the next batch is decoded and preprocessed while one runs (1: strictly one after another)'),
         queueSize: z.number().int().min(1).default(16).describe('frames waiting for inference, at most'),
         queuePolicy: z.enum(['drop-oldest', 'block']).default('drop-oldest').describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
         minRegionArea: z.number().int().min(1).default(16).describe('smallest defect region reported, in pixels'),
         drainTimeoutMs: z.number().int().min(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
       })
       .strict()
-      .default({ batchSize: 4, batchTimeoutMs: 50, queueSize: 16, queuePolicy: 'drop-oldest', minRegionArea: 16, drainTimeoutMs: 5000 }),
+      .default({ batchSize: 4, batchTimeoutMs: 50, batchesInFlight: 2, queueSize: 16, queuePolicy: 'drop-oldest', minRegionArea: 16, drainTimeoutMs: 5000 }),
     mqtt: z
       .object({
         url: z.string().optional().describe('broker URL (mqtt://, mqtts://, ws://); absent = an in-process broker on localhost (demo)'),

@@ -61,7 +61,7 @@ export async function scoreSamples(model: PatchCore, samples: TestSample[], poli
       for (let i = 0; i < p.imageScores.length; i++) {
         const s = samples[start + i]!;
         const mask = s.maskPath ? await loadMask(s.maskPath, sizes[i]!, policy) : new Uint8Array(width * height);
-        out.push({ ...s, score: p.imageScores[i]!, map: p.maps[i]!, mask });
+        out.push({ ...s, score: p.imageScores[i]!, map: p.map(i), mask });
       }
       onImages(p.imageScores.length);
     },

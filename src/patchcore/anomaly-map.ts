@@ -78,24 +78,38 @@ function reflect(i: number, n: number): number {
   return m;
 }
 
-/** One pass of scipy's correlate1d with a symmetric kernel: centre, then (left + right) pairs, in float64. */
+/**
+ * One pass of scipy's correlate1d with a symmetric kernel along rows or columns: centre, then
+ * (left + right) pairs, in float64, rounded to float32 once. Both axes walk memory row by row
+ * (the column pass keeps a row of accumulators), with the same per-pixel operation order.
+ */
 function blurAxis(src: Float32Array, h: number, w: number, kernel: Float64Array, axis: 0 | 1): Float32Array {
   const r = (kernel.length - 1) / 2;
   const out = new Float32Array(h * w);
-  const n = axis === 0 ? h : w;
-  const lines = axis === 0 ? w : h;
-  const line = new Float64Array(n + 2 * r);
-  for (let l = 0; l < lines; l++) {
-    for (let i = -r; i < n + r; i++) {
-      const j = reflect(i, n);
-      line[i + r] = axis === 0 ? src[j * w + l]! : src[l * w + j]!;
+  const centre = kernel[r]!;
+  if (axis === 0) {
+    const acc = new Float64Array(w);
+    for (let i = 0; i < h; i++) {
+      const row = i * w;
+      for (let x = 0; x < w; x++) acc[x] = src[row + x]! * centre;
+      for (let k = 1; k <= r; k++) {
+        const below = reflect(i + k, h) * w;
+        const above = reflect(i - k, h) * w;
+        const kv = kernel[r + k]!;
+        for (let x = 0; x < w; x++) acc[x]! += (src[below + x]! + src[above + x]!) * kv;
+      }
+      out.set(acc, row);
     }
-    for (let i = 0; i < n; i++) {
+    return out;
+  }
+  const line = new Float64Array(w + 2 * r);
+  for (let l = 0; l < h; l++) {
+    for (let i = -r; i < w + r; i++) line[i + r] = src[l * w + reflect(i, w)]!;
+    for (let i = 0; i < w; i++) {
       const c = i + r;
-      let acc = line[c]! * kernel[r]!;
+      let acc = line[c]! * centre;
       for (let k = 1; k <= r; k++) acc += (line[c + k]! + line[c - k]!) * kernel[r + k]!;
-      if (axis === 0) out[i * w + l] = acc;
-      else out[l * w + i] = acc;
+      out[l * w + i] = acc;
     }
   }
   return out;

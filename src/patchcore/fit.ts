@@ -153,7 +153,7 @@ async function calibrate(runtime: InferenceRuntime, bank: { manifest: FitResult[
     opts.batchSize,
     (paths) => loadBatch(paths, opts.resize, opts.backbone.spec.normalization),
     async (batch, start) => {
-      const p = await model.predict(batch, false);
+      const p = await model.predict(batch);
       scores.set(p.imageScores, start);
       bar.tick(p.imageScores.length);
     },

@@ -37,32 +37,56 @@ export function boundApplies(rows: number, dim: number): boolean {
   return rows >= BOUND_MIN_ROWS && dim >= 4 * BOUND_DIMS;
 }
 
-/** Graph nodes: [n, dim] rows -> [n, dims + 1] bound vectors [z, |r|]. */
-export function boundVectors(g: GraphBuilder, x: string, p: Pick<BoundProjection, 'dim' | 'dims' | 'mean' | 'basis'>): string {
-  const basisT = new Float32Array(p.dims * p.dim);
-  for (let i = 0; i < p.dim; i++) for (let j = 0; j < p.dims; j++) basisT[j * p.dim + i] = p.basis[i * p.dims + j]!;
-  const centred = g.op('Sub', [x, g.floats('bound_mean', [1, p.dim], p.mean)]);
-  const z = g.op('MatMul', [centred, g.floats('bound_basis', [p.dim, p.dims], p.basis)]);
-  const residual = g.op('Sub', [centred, g.op('MatMul', [z, g.floats('bound_basis_t', [p.dims, p.dim], basisT)])]);
-  const r = g.op('Sqrt', [g.op('ReduceSumSquare', [residual], { axes: [1], keepdims: 1 })]);
-  return g.op('Concat', [z, r], { axis: 1 });
+/**
+ * Graph nodes: [n, dim] rows -> [n, dims + 1] bound vectors [z, |r|]. One product with [V | m]
+ * gives both x V and x.m; |r|^2 = |x - m|^2 - |z|^2 with |x - m|^2 = |x|^2 - 2 x.m + |m|^2.
+ * `squaredNorms` ([n, 1] |x|^2) can be shared with the caller's distance computation.
+ */
+export function boundVectors(g: GraphBuilder, x: string, p: Pick<BoundProjection, 'dim' | 'dims' | 'mean' | 'basis'>, squaredNorms?: string): string {
+  const w = p.dims + 1;
+  const vm = new Float32Array(p.dim * w);
+  const meanV = new Float64Array(p.dims);
+  let mm = 0;
+  for (let i = 0; i < p.dim; i++) {
+    for (let j = 0; j < p.dims; j++) {
+      vm[i * w + j] = p.basis[i * p.dims + j]!;
+      meanV[j]! += p.mean[i]! * p.basis[i * p.dims + j]!;
+    }
+    vm[i * w + p.dims] = p.mean[i]!;
+    mm += p.mean[i]! ** 2;
+  }
+  const axis1 = g.int64s('axis1', [1]);
+  const prod = g.op('MatMul', [x, g.floats('bound_basis_mean', [p.dim, w], vm)]);
+  const z = g.op('Sub', [g.op('Slice', [prod, g.int64s('s', [0]), g.int64s('e', [p.dims]), axis1]), g.floats('mean_coords', [1, p.dims], Float32Array.from(meanV))]);
+  const xm = g.op('Slice', [prod, g.int64s('s', [p.dims]), g.int64s('e', [w]), axis1]);
+  const xx = squaredNorms ?? g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 1 });
+  const centred = g.op('Add', [g.op('Sub', [xx, g.op('Mul', [xm, g.floats('two', [], [2])])]), g.floats('mean_norm', [], [mm])]);
+  const r2 = g.op('Sub', [centred, g.op('ReduceSumSquare', [z], { axes: [1], keepdims: 1 })]);
+  return g.op('Concat', [z, g.op('Sqrt', [g.op('Max', [r2, g.floats('zero', [], [0])])])], { axis: 1 });
 }
 
-/** Modified Gram-Schmidt, twice, in float64 (columns of v [dim, dims]). */
-function orthonormalize(v: Float64Array, dim: number, dims: number): void {
+/** Modified Gram-Schmidt, twice, in float64, on `dims` vectors of length `dim` stored one after another. */
+function orthonormalize(cols: Float64Array, dim: number, dims: number): void {
   for (let pass = 0; pass < 2; pass++) {
     for (let j = 0; j < dims; j++) {
+      const vj = cols.subarray(j * dim, (j + 1) * dim);
       for (let i = 0; i < j; i++) {
+        const vi = cols.subarray(i * dim, (i + 1) * dim);
         let dot = 0;
-        for (let d = 0; d < dim; d++) dot += v[d * dims + i]! * v[d * dims + j]!;
-        for (let d = 0; d < dim; d++) v[d * dims + j]! -= dot * v[d * dims + i]!;
+        for (let d = 0; d < dim; d++) dot += vi[d]! * vj[d]!;
+        for (let d = 0; d < dim; d++) vj[d]! -= dot * vi[d]!;
       }
       let norm = 0;
-      for (let d = 0; d < dim; d++) norm += v[d * dims + j]! ** 2;
+      for (let d = 0; d < dim; d++) norm += vj[d]! ** 2;
       norm = Math.sqrt(norm) || 1;
-      for (let d = 0; d < dim; d++) v[d * dims + j]! /= norm;
+      for (let d = 0; d < dim; d++) vj[d]! /= norm;
     }
   }
+}
+
+/** [dims vectors of dim] <-> [dim, dims] row-major (the graph's layout). */
+function swapLayout(src: ArrayLike<number>, rows: number, cols: number, out: Float64Array | Float32Array): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
 }
 
 /** Mean, leading principal directions (subspace iteration on a row sample) and the bank's bound vectors. */
@@ -84,18 +108,21 @@ export async function boundProjection(runtime: InferenceRuntime, bank: Float32Ar
     encodeModel(g.build({ name: 'bound_subspace_step', inputs: [valueInfo('sample', DataType.FLOAT, [n, dim]), valueInfo('v', DataType.FLOAT, [dim, dims])], outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])] })),
   );
   const rand = seededRandom(0x5eed);
-  const v = Float64Array.from({ length: dim * dims }, () => rand() - 0.5);
+  const cols = Float64Array.from({ length: dim * dims }, () => rand() - 0.5);
+  const v = new Float32Array(dim * dims);
   try {
     for (let it = 0; it < ITERATIONS; it++) {
-      orthonormalize(v, dim, dims);
-      const out = await runtime.run(session, { sample: floatTensor(sample.slice(), [n, dim]), v: floatTensor(Float32Array.from(v), [dim, dims]) });
-      v.set(asFloat(out.sv, 'sv').data);
+      orthonormalize(cols, dim, dims);
+      swapLayout(cols, dims, dim, v);
+      const out = await runtime.run(session, { sample: floatTensor(sample.slice(), [n, dim]), v: floatTensor(v.slice(), [dim, dims]) });
+      swapLayout(asFloat(out.sv, 'sv').data, dim, dims, cols);
     }
-    orthonormalize(v, dim, dims);
+    orthonormalize(cols, dim, dims);
   } finally {
     await runtime.release(session);
   }
-  const basis = Float32Array.from(v);
+  swapLayout(cols, dims, dim, v);
+  const basis = v;
 
   const p = new GraphBuilder();
   p.op('Identity', [boundVectors(p, 'x', { dim, dims, mean, basis })], {}, 'bound');

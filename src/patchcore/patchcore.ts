@@ -15,8 +15,11 @@ export interface Prediction {
   imageScores: Float32Array;
   /** [images * gh * gw] patch scores. */
   patchScores: Float32Array;
-  /** Per image, [height * width] smoothed anomaly map at the model input size. */
-  maps: Float32Array[];
+  /**
+   * Image i's smoothed anomaly map [height * width] at the model input size, computed when
+   * asked (it costs more than the kNN of a small bank, and most frames never need one).
+   */
+  map(i: number): Float32Array;
 }
 
 /** 0 at score 0, 0.5 at the threshold, approaching 1 for scores far above it: 1 - 2^(-score/threshold). */
@@ -68,21 +71,19 @@ export class PatchCore {
   }
 
   /** Scores a batch (its buffer is transferred to the worker). */
-  async predict(batch: TensorNCHW, withMaps = true): Promise<Prediction> {
+  async predict(batch: TensorNCHW): Promise<Prediction> {
     const [n, , h, w] = batch.dims;
     const out = await this.runtime.run([this.embedder.backboneSession, this.embedder.headSession, this.scorerSession], { [this.embedder.inputName]: floatTensor(batch.data, batch.dims) }, { outputs: [SCORER_OUTPUTS.scores] });
     const patchScores = asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data;
     const { height: gh, width: gw } = this.embedder.grid;
     const per = gh * gw;
     const imageScores = new Float32Array(n);
-    const maps: Float32Array[] = [];
     for (let i = 0; i < n; i++) {
-      const s = patchScores.subarray(i * per, (i + 1) * per);
       let max = -Infinity;
-      for (let p = 0; p < per; p++) if (s[p]! > max) max = s[p]!;
+      for (let p = i * per; p < (i + 1) * per; p++) if (patchScores[p]! > max) max = patchScores[p]!;
       imageScores[i] = max;
-      if (withMaps) maps.push(anomalyMap(s, gh, gw, h, w, this.manifest.scorer.mapSigma));
     }
-    return { imageScores, patchScores, maps };
+    const sigma = this.manifest.scorer.mapSigma;
+    return { imageScores, patchScores, map: (i) => anomalyMap(patchScores.subarray(i * per, (i + 1) * per), gh, gw, h, w, sigma) };
   }
 }

@@ -1,5 +1,5 @@
 // The bounded queue between the source and inference, and the batcher: a batch leaves when
-// inference is free and either `maxBatch` frames wait or the oldest has waited `maxWaitMs`.
+// inference has room (fewer than `maxInFlight` batches out) and either `maxBatch` frames wait or the oldest has waited `maxWaitMs`.
 // When full, 'drop-oldest' drops (and reports) the oldest frame; 'block' makes the source wait
 // (its `flow.room()` resolves only when there is room).
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
@@ -10,6 +10,8 @@ export interface QueueOptions {
   policy: 'drop-oldest' | 'block';
   maxBatch: number;
   maxWaitMs: number;
+  /** Batches handed downstream and not yet ready() (2: the next is prepared while one runs). */
+  maxInFlight?: number;
 }
 
 export interface QueueHooks<T> {
@@ -20,7 +22,7 @@ export interface QueueHooks<T> {
 export class FrameQueue<T> {
   private readonly items: { item: T; at: number }[] = [];
   private waiters: (() => void)[] = [];
-  private idle = true;
+  private inFlight = 0;
   private kick: (() => void) | undefined;
 
   constructor(
@@ -39,7 +41,7 @@ export class FrameQueue<T> {
 
   /** Downstream finished a batch and takes the next. */
   ready(): void {
-    this.idle = true;
+    this.inFlight = Math.max(0, this.inFlight - 1);
     this.kick?.();
   }
 
@@ -58,17 +60,18 @@ export class FrameQueue<T> {
         timer?.unsubscribe();
         timer = undefined;
         if (this.items.length === 0) {
-          if (completed && this.idle) subscriber.complete();
+          if (completed && this.inFlight === 0) subscriber.complete();
           return;
         }
-        if (!this.idle) return;
+        if (this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
         const age = this.scheduler.now() - this.items[0]!.at;
         if (this.items.length >= this.opts.maxBatch || age >= this.opts.maxWaitMs || completed) {
-          this.idle = false;
+          this.inFlight++;
           const batch = this.items.splice(0, this.opts.maxBatch).map((e) => e.item);
           this.hooks.onDepth?.(this.items.length);
           this.released();
           subscriber.next(batch);
+          tryEmit();
         } else {
           timer = this.scheduler.schedule(tryEmit, this.opts.maxWaitMs - age);
         }

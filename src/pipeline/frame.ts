@@ -52,8 +52,11 @@ export interface ScoredFrame extends Frame {
   normalizedScore: number;
   isAnomaly: boolean;
   threshold: number;
-  /** Anomaly map at the frame's size. */
-  map: Float32Array;
+  /**
+   * Anomaly map at the model input size, computed on first call (then kept): frames that need
+   * no regions, heat map or web merge never pay for one.
+   */
+  map: () => Float32Array;
   regions: DefectRegion[];
   bankId: string;
 }

@@ -60,7 +60,7 @@ export class HeatmapSink {
 
   async handle(f: ScoredFrame & { view: Image8 }): Promise<void> {
     let jpeg: Buffer | undefined;
-    const overlayOnce = async () => (jpeg ??= await overlayJpeg(f.view, f.map, f.threshold, this.opts.quality));
+    const overlayOnce = async () => (jpeg ??= await overlayJpeg(f.view, f.map(), f.threshold, this.opts.quality));
     if (this.opts.dir && f.isAnomaly) {
       writeFileSync(join(this.opts.dir, `${String(f.seq).padStart(7, '0')}-score${f.score.toFixed(1)}.jpg`), await overlayOnce());
     }
@@ -70,7 +70,7 @@ export class HeatmapSink {
       return;
     }
     const props = { seq: String(f.seq), width: String(f.view.width), height: String(f.view.height), format: this.opts.format, threshold: String(f.threshold) };
-    const payload = this.opts.format === 'jpeg' ? await overlayOnce() : Buffer.from(toFloat16(f.map));
+    const payload = this.opts.format === 'jpeg' ? await overlayOnce() : Buffer.from(toFloat16(f.map()));
     this.publisher.publishHeatmap(payload, props);
   }
 }

@@ -48,7 +48,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
   const { config, slot, metrics, publisher, log } = deps;
   const c = config.source;
   const queue = new FrameQueue<Frame>(
-    { capacity: config.pipeline.queueSize, policy: config.pipeline.queuePolicy, maxBatch: config.pipeline.batchSize, maxWaitMs: config.pipeline.batchTimeoutMs },
+    { capacity: config.pipeline.queueSize, policy: config.pipeline.queuePolicy, maxBatch: config.pipeline.batchSize, maxWaitMs: config.pipeline.batchTimeoutMs, maxInFlight: config.pipeline.batchesInFlight },
     {
       onDrop: () => metrics.framesDropped.inc({ reason: 'queue_full' }),
       onDepth: (d) => metrics.queueDepth.set(d),

@@ -1,6 +1,6 @@
 // The inference stage: a batch of frames -> preprocessing -> backbone + head + kNN in the
 // worker -> scored frames with maps and (for area frames) defect regions.
-import { concatMap, from, type OperatorFunction } from 'rxjs';
+import { concatMap, from, map, type OperatorFunction } from 'rxjs';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import { imagesToBatch } from '../preprocess/batch.js';
 import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
@@ -38,49 +38,64 @@ export interface ScoreOptions {
   onBatchDone(): void;
 }
 
-/** Scores each batch with the slot's model at the time the batch starts. */
+/**
+ * Scores each batch with the slot's model at the time the batch starts. A batch starts as soon
+ * as the queue hands it over (preprocessing here, then the worker queues its run), so with two
+ * batches in flight the main thread prepares one while the worker runs the other; results
+ * still leave in batch order.
+ */
 export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame & { view: Frame['image'] }> {
+  const score = async (frames: Frame[]) => {
+    const { model, bankId } = slot.current;
+    const { width, height } = model.manifest.input;
+    const threshold = model.threshold;
+    const policy = model.manifest.input.resize;
+    try {
+      const t0 = performance.now();
+      metrics.batchSize.observe(frames.length);
+      const views = frames.map((f) => applyResizePolicy(f.image, policy));
+      const batch = imagesToBatch(views, { mode: 'exact', width, height }, model.manifest.input.normalization);
+      const t1 = performance.now();
+      const p = await model.predict(batch);
+      const t2 = performance.now();
+      const out = frames.map((f, i) => {
+        const score = p.imageScores[i]!;
+        let cached: Float32Array | undefined;
+        const map = () => (cached ??= p.map(i));
+        const to = mapToFrame(policy, f.image);
+        // The map is a convex combination of patch scores (bilinear weights, normalised Gaussian),
+        // so no pixel can reach the threshold when the image score does not (slack: rounding).
+        const regions = opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6) ? findRegions(map(), width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to)) : [];
+        return {
+          ...f,
+          view: views[i]!,
+          score,
+          normalizedScore: normalizeScore(score, threshold),
+          isAnomaly: Number.isFinite(threshold) && score >= threshold,
+          threshold,
+          map,
+          regions,
+          bankId,
+          latency: { ...f.latency, preprocess: (t1 - t0) / frames.length, inference: (t2 - t1) / frames.length, postprocess: (performance.now() - t2) / frames.length },
+        };
+      });
+      metrics.stageSeconds.observe({ stage: 'preprocess' }, (t1 - t0) / 1000 / frames.length);
+      metrics.stageSeconds.observe({ stage: 'inference' }, (t2 - t1) / 1000 / frames.length);
+      metrics.stageSeconds.observe({ stage: 'postprocess' }, (performance.now() - t2) / 1000 / frames.length);
+      return out;
+    } finally {
+      opts.onBatchDone();
+    }
+  };
   return (source) =>
     source.pipe(
-      concatMap(async (frames) => {
-        const { model, bankId } = slot.current;
-        const { width, height } = model.manifest.input;
-        const threshold = model.threshold;
-        const policy = model.manifest.input.resize;
-        try {
-          const t0 = performance.now();
-          metrics.batchSize.observe(frames.length);
-          const views = frames.map((f) => applyResizePolicy(f.image, policy));
-          const batch = imagesToBatch(views, { mode: 'exact', width, height }, model.manifest.input.normalization);
-          const t1 = performance.now();
-          const p = await model.predict(batch);
-          const t2 = performance.now();
-          const out = frames.map((f, i) => {
-            const score = p.imageScores[i]!;
-            const map = p.maps[i]!;
-            const to = mapToFrame(policy, f.image);
-            const regions = opts.frameRegions && Number.isFinite(threshold) ? findRegions(map, width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to)) : [];
-            return {
-              ...f,
-              view: views[i]!,
-              score,
-              normalizedScore: normalizeScore(score, threshold),
-              isAnomaly: Number.isFinite(threshold) && score >= threshold,
-              threshold,
-              map,
-              regions,
-              bankId,
-              latency: { ...f.latency, preprocess: (t1 - t0) / frames.length, inference: (t2 - t1) / frames.length, postprocess: (performance.now() - t2) / frames.length },
-            };
-          });
-          metrics.stageSeconds.observe({ stage: 'preprocess' }, (t1 - t0) / 1000 / frames.length);
-          metrics.stageSeconds.observe({ stage: 'inference' }, (t2 - t1) / 1000 / frames.length);
-          metrics.stageSeconds.observe({ stage: 'postprocess' }, (performance.now() - t2) / 1000 / frames.length);
-          return out;
-        } finally {
-          opts.onBatchDone();
-        }
+      map((frames) => {
+        const scored = score(frames);
+        // Awaited in order below; this keeps a failure from being reported as unhandled first.
+        scored.catch(() => undefined);
+        return scored;
       }),
+      concatMap((scored) => from(scored)),
       concatMap((scored) => from(scored)),
     );
 }

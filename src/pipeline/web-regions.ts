@@ -15,7 +15,7 @@ export function mergeWebRegions<T extends ScoredFrame>(createMerger: () => WebMa
         next: (f) => {
           merger ??= createMerger();
           const p = f.position;
-          const regions = merger.add({ row: p.tileRow ?? 0, col: p.tileCol ?? 0, line: p.line ?? 0, x: p.x ?? 0 }, f.map);
+          const regions = merger.add({ row: p.tileRow ?? 0, col: p.tileCol ?? 0, line: p.line ?? 0, x: p.x ?? 0 }, f.map());
           if (held) subscriber.next(held);
           held = { ...f, regions };
         },

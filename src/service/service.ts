@@ -176,7 +176,7 @@ export class InspectionService {
     const m = bank.manifest;
     const model = await PatchCore.load(this.runtime!, bank, backbone, `model${this.modelCounter++}`);
     // Warm-up: the first real frame should not pay for lazy initialisation.
-    await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] }, false);
+    await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
     return model;
   }
 

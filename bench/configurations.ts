@@ -13,10 +13,11 @@ import { trainingImages } from '../src/io/dataset.js';
 import { listImages } from '../src/io/image-files.js';
 import { modelDir, preparedBackbonePath, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import { floatTensor } from '../src/model/tensor.js';
+import { asFloat, floatTensor } from '../src/model/tensor.js';
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../src/model/onnx-graph.js';
 import { EMBEDDING_OUTPUT } from '../src/patchcore/embedding-head.js';
 import { SCORER_OUTPUTS } from '../src/patchcore/scorer-graph.js';
+import { KnnScorer } from '../src/patchcore/scorer.js';
 import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { fitBank } from '../src/patchcore/fit.js';
 import { selectCoresetOfPoints } from '../src/patchcore/coreset.js';
@@ -90,6 +91,8 @@ function sink(inputs: string[]): Uint8Array {
   return encodeModel(g.build({ name: 'sink', inputs: inputs.map((n) => valueInfo(n, DataType.FLOAT)), outputs: [valueInfo('shape', DataType.INT64, ['rank'])] }));
 }
 
+const knnInfo = new Map<string, { differing: number; open: number | undefined; queries: number }>();
+
 /** Per-frame time of each stage for one batch of test images, each stage chained as in `run`. */
 async function stageTimes(bankPath: string, images: string[]): Promise<Record<string, number>> {
   const runtime = new InferenceRuntime();
@@ -112,7 +115,27 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
       for (let i = 0; i < images.length; i++) p.map(i);
     });
     const n = images.length;
-    return { 'decode + preprocess': decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, 'anomaly map': maps / n };
+    const times: Record<string, number> = { 'decode + preprocess': decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, 'anomaly map': maps / n };
+
+    // Exact kNN alone on this batch's embeddings: the form patchline picked vs the full product.
+    const e = asFloat((await runtime.run([bb!, head!], feed()))[EMBEDDING_OUTPUT], EMBEDDING_OUTPUT).data;
+    const picked = await KnnScorer.create(runtime, bank.rows, m.head.targetDim, m.scorer.k, 'knn/auto');
+    const full = await KnnScorer.create(runtime, bank.rows, m.head.targetDim, m.scorer.k, 'knn/full', { form: 'full' });
+    const a = await picked.score(e.slice());
+    const b = await full.score(e.slice());
+    const differing = a.indices.filter((v, i) => v !== b.indices[i]).length;
+    times['knn alone, patchline'] = (await medianMs(5, () => picked.score(e.slice()))) / n;
+    times['knn alone, full product'] = (await medianMs(5, () => full.score(e.slice()))) / n;
+    knnInfo.set(bankPath, { differing, open: a.open, queries: a.scores.length });
+
+    // The whole frame as one graph (maps of every frame included) against the staged sessions plus maps.
+    times['staged sessions + every map'] = (await medianMs(5, async () => {
+      const r = await model.predict(await load());
+      for (let i = 0; i < n; i++) r.map(i);
+    })) / n;
+    const fused = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()), { prefix: 'fused', fused: true });
+    times['fused graph (every map)'] = (await medianMs(5, async () => fused.predict(await load()))) / n;
+    return times;
   } finally {
     await runtime.close();
   }
@@ -186,6 +209,12 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
 
       const stages = await stageTimes(bank, testFiles.slice(0, BATCH));
       for (const [stage, ms] of Object.entries(stages)) row(`${label}: stage ${stage} (batch ${BATCH}, per frame)`, ms, 'ms');
+      const k = knnInfo.get(bank)!;
+      row(
+        `${label}: exact kNN, full product / patchline`,
+        stages['knn alone, full product']! / stages['knn alone, patchline']!,
+        `x (target >= 2 at 10 %); neighbours differing from the full product: ${k.differing} of ${k.queries}${k.open === undefined ? '; full product used (bank too small for the bound)' : `; ${k.open} queries needed the full product`}`,
+      );
 
       const results: { at: number; total: number; f: ScoredFrame }[] = [];
       const base = defaultConfig();

@@ -6,17 +6,21 @@
 #   - with --model: the default backbone in the models directory ($PATCHLINE_MODEL_DIR or
 #     ./models), downloaded and sha256-checked when absent
 #   - with --tests: Debian's torch, torchvision and onnx, for the export tool's tests
+#   - with --bench: those plus faiss, scikit-learn, scipy, tqdm and Pillow, what
+#     amazon-science/patchcore-inspection needs for `npm run bench -- --reference DIR`
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_model=0
 want_tests=0
+want_bench=0
 for a in "$@"; do
   case "$a" in
     --model) want_model=1 ;;
     --tests) want_tests=1 ;;
-    *) echo "setup.sh: unknown argument '$a' (accepted: --model, --tests)" >&2; exit 2 ;;
+    --bench) want_tests=1; want_bench=1 ;;
+    *) echo "setup.sh: unknown argument '$a' (accepted: --model, --tests, --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -31,6 +35,7 @@ fi
 # The shellcheck and systemd-analyze (systemd) tools let the tests check the deployment scripts and unit.
 apt_packages=(libopencv-dev mosquitto mosquitto-clients shellcheck systemd)
 if [ "$want_tests" -eq 1 ]; then apt_packages+=(python3-torch python3-torchvision python3-onnx python3-numpy); fi
+if [ "$want_bench" -eq 1 ]; then apt_packages+=(python3-faiss python3-sklearn python3-scipy python3-tqdm python3-pil); fi
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,7 @@ import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { computeMetrics, scoreSamples } from '../src/eval/evaluate.js';
 import { fitBank } from '../src/patchcore/fit.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
+import { loadBatch } from '../src/preprocess/batch.js';
 import { REFERENCE_RESIZE } from '../src/preprocess/transform.js';
 import { assertClose } from './helpers/compare.js';
 import { useTestCache } from './helpers/cache.js';
@@ -28,11 +29,12 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
   });
   after(() => runtime.close());
 
-  for (const [k, pixelAuroc, anomalousAuroc] of [
-    [1, 0.895238526, 0.9062961846],
-    [3, 0.8915634497, 0.9023676273],
+  for (const [k, pixelAuroc, anomalousAuroc, fused] of [
+    [1, 0.895238526, 0.9062961846, false],
+    [3, 0.8915634497, 0.9023676273, false],
+    [1, 0.895238526, 0.9062961846, true],
   ] as const) {
-    test(`nn${k}: patch/image scores and maps within rtol 1e-4, image AUROC 0.8125, pixel AUROC within 1e-5`, async (t) => {
+    test(`nn${k}${fused ? ', one fused graph (backbone + head + kNN + maps)' : ''}: patch/image scores and maps within rtol 1e-4, image AUROC 0.8125, pixel AUROC within 1e-5`, async (t) => {
       const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
       if (!onnx) return;
       const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
@@ -57,8 +59,21 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
         quiet,
       );
       assert.equal(fit.rows.length, 7840 * 1024);
-      const model = await PatchCore.load(runtime, { manifest: { ...fit.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: fit.rows }, backbone);
+      const bank = { manifest: { ...fit.manifest, format: 'patchline-bank' as const, version: 1, dataSha256: '' }, rows: fit.rows };
+      const model = await PatchCore.load(runtime, bank, backbone, { fused });
+      assert.equal(model.sessions.length, fused ? 1 : 3);
       const samples = testSamples(data);
+      if (fused) {
+        // The same batch through the staged sessions: the one graph must give their outputs.
+        const staged = await PatchCore.load(runtime, bank, backbone, { prefix: 'staged' });
+        const batch = await loadBatch(samples.slice(0, 4).map((s) => s.path), REFERENCE_RESIZE, bank.manifest.input.normalization);
+        const a = await staged.predict({ data: batch.data.slice(), dims: batch.dims });
+        const b = await model.predict(batch);
+        assertClose(b.patchScores, a.patchScores, { rtol: 1e-5 }, 'fused vs staged patch scores');
+        assertClose(b.imageScores, a.imageScores, { rtol: 1e-5 }, 'fused vs staged image scores');
+        for (let i = 0; i < 4; i++) assertClose(b.map(i), a.map(i), { rtol: 1e-5 }, `fused vs staged map ${i}`);
+        await staged.release();
+      }
       assert.deepEqual(
         samples.map((s) => `${s.defect}/${s.path.slice(-7)}`),
         ['blob/000.png', 'blob/001.png', 'good/000.png', 'good/001.png', 'good/002.png', 'good/003.png', 'scratch/000.png', 'scratch/001.png'],

@@ -81,6 +81,10 @@ export const configSchema = z
           .min(1)
           .default(['cpu'])
           .describe('in order of preference; unavailable ones are skipped with a warning (Jetson: [tensorrt, cuda, cpu] with an onnxruntime built by deploy/jetson/build-onnxruntime.sh)'),
+        fused: z
+          .boolean()
+          .default(false)
+          .describe('run each frame as one ONNX graph (backbone, head, kNN, image score and map) instead of three chained sessions: lets TensorRT keep the whole frame on the GPU'),
         tensorrt: z
           .object({
             fp16: z.boolean().default(true).describe('let TensorRT run layers in half precision'),
@@ -91,7 +95,7 @@ export const configSchema = z
           .default({ fp16: true, workspaceMb: 1024 }),
       })
       .strict()
-      .default({ executionProviders: ['cpu'], tensorrt: { fp16: true, workspaceMb: 1024 } }),
+      .default({ executionProviders: ['cpu'], fused: false, tensorrt: { fp16: true, workspaceMb: 1024 } }),
     pipeline: z
       .object({
         batchSize: z.number().int().min(1).default(4).describe('frames per inference call, at most'),

@@ -71,7 +71,7 @@ export function gaussianKernel(sigma: number, truncate = 4): Float64Array {
 }
 
 /** scipy 'reflect' (d c b a | a b c d | d c b a) index for any offset. */
-function reflect(i: number, n: number): number {
+export function reflect(i: number, n: number): number {
   const period = 2 * n;
   let m = ((i % period) + period) % period;
   if (m >= n) m = period - 1 - m;

@@ -26,6 +26,8 @@ export class Embedder {
   private constructor(
     private readonly runtime: InferenceRuntime,
     readonly backboneSession: string,
+    /** The prepared backbone ONNX file the session was loaded from. */
+    readonly backbonePath: string,
     readonly inputName: string,
     readonly headSession: string,
     readonly headSpec: HeadSpec,
@@ -61,7 +63,7 @@ export class Embedder {
     const headSpec: HeadSpec = { layers: shapes, ...head };
     const hs = `${prefix}/head`;
     await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)));
-    return new Embedder(runtime, bb, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
+    return new Embedder(runtime, bb, path, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
   }
 
   get grid(): { height: number; width: number } {

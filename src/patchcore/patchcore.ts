@@ -7,8 +7,13 @@ import type { TensorNCHW } from '../preprocess/image.js';
 import { anomalyMap } from './anomaly-map.js';
 import type { Bank, BankManifest } from './bank-file.js';
 import { Embedder } from './embedder.js';
+import { readFileSync } from 'node:fs';
+import { encodeModel } from '../model/onnx-graph.js';
+import { mergeModels } from '../model/merge-models.js';
+import { buildEmbeddingHead } from './embedding-head.js';
+import { buildMapGraph, MAP_OUTPUTS } from './map-graph.js';
 import { SCORER_OUTPUTS } from './scorer-graph.js';
-import { loadScorer } from './scorer.js';
+import { loadScorer, scorerModel } from './scorer.js';
 
 export interface Prediction {
   /** [images] max patch score per image. */
@@ -41,25 +46,58 @@ export function bankBackbone(manifest: BankManifest, override?: { backbone?: str
   return b;
 }
 
+export interface PatchCoreOptions {
+  /** Keeps session names apart when several models share a runtime. */
+  prefix?: string;
+  /**
+   * One ONNX graph for the whole frame (backbone, head, kNN, image scores and maps) instead of
+   * three chained sessions, so an accelerator runs it without handing tensors back.
+   */
+  fused?: boolean;
+}
+
+/** Backbone, head, scorer and map graphs merged into one model (see PatchCoreOptions.fused). */
+export async function fusedModel(runtime: InferenceRuntime, bank: Bank, embedder: Embedder, session: string): Promise<Uint8Array> {
+  const m = bank.manifest;
+  const scorer = await scorerModel(runtime, bank.rows, m.head.targetDim, m.scorer.k, {}, session);
+  const merged = mergeModels(
+    [
+      { prefix: 'backbone/', model: readFileSync(embedder.backbonePath) },
+      { prefix: 'head/', model: buildEmbeddingHead(embedder.headSpec) },
+      { prefix: 'knn/', model: scorer },
+      { prefix: 'map/', model: buildMapGraph(embedder.grid, m.input, m.scorer.mapSigma) },
+    ],
+    [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps],
+    'patchcore_frame',
+  );
+  return encodeModel(merged);
+}
+
 export class PatchCore {
   private constructor(
     private readonly runtime: InferenceRuntime,
     readonly embedder: Embedder,
-    private readonly scorerSession: string,
+    /** Session names in chain order: backbone, head, scorer; or the one fused session. */
+    readonly sessions: string[],
     readonly manifest: BankManifest,
+    readonly fused: boolean,
   ) {}
 
-  static async load(runtime: InferenceRuntime, bank: Bank, backbone: ResolvedBackbone, prefix = 'model'): Promise<PatchCore> {
+  static async load(runtime: InferenceRuntime, bank: Bank, backbone: ResolvedBackbone, opts: PatchCoreOptions | string = {}): Promise<PatchCore> {
+    const { prefix = 'model', fused = false } = typeof opts === 'string' ? { prefix: opts } : opts;
     const m = bank.manifest;
     const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, prefix);
+    if (fused) {
+      const session = `${prefix}/frame`;
+      await runtime.load(session, await fusedModel(runtime, bank, embedder, session));
+      // The separate backbone and head sessions were only needed to build the graph.
+      await runtime.release(embedder.backboneSession);
+      await runtime.release(embedder.headSession);
+      return new PatchCore(runtime, embedder, [session], m, true);
+    }
     const scorerSession = `${prefix}/scorer`;
     await loadScorer(runtime, scorerSession, bank.rows, m.head.targetDim, m.scorer.k);
-    return new PatchCore(runtime, embedder, scorerSession, m);
-  }
-
-  /** Session names in chain order: backbone, head, scorer. */
-  get sessions(): string[] {
-    return [this.embedder.backboneSession, this.embedder.headSession, this.scorerSession];
+    return new PatchCore(runtime, embedder, [embedder.backboneSession, embedder.headSession, scorerSession], m, false);
   }
 
   async release(): Promise<void> {
@@ -73,10 +111,20 @@ export class PatchCore {
   /** Scores a batch (its buffer is transferred to the worker). */
   async predict(batch: TensorNCHW): Promise<Prediction> {
     const [n, , h, w] = batch.dims;
-    const out = await this.runtime.run([this.embedder.backboneSession, this.embedder.headSession, this.scorerSession], { [this.embedder.inputName]: floatTensor(batch.data, batch.dims) }, { outputs: [SCORER_OUTPUTS.scores] });
-    const patchScores = asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data;
+    const feeds = { [this.embedder.inputName]: floatTensor(batch.data, batch.dims) };
     const { height: gh, width: gw } = this.embedder.grid;
     const per = gh * gw;
+    if (this.fused) {
+      const out = await this.runtime.run(this.sessions, feeds, { outputs: [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps] });
+      const maps = asFloat(out[MAP_OUTPUTS.maps], MAP_OUTPUTS.maps).data;
+      return {
+        imageScores: asFloat(out[MAP_OUTPUTS.imageScores], MAP_OUTPUTS.imageScores).data,
+        patchScores: asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data,
+        map: (i) => maps.subarray(i * h * w, (i + 1) * h * w),
+      };
+    }
+    const out = await this.runtime.run(this.sessions, feeds, { outputs: [SCORER_OUTPUTS.scores] });
+    const patchScores = asFloat(out[SCORER_OUTPUTS.scores], SCORER_OUTPUTS.scores).data;
     const imageScores = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       let max = -Infinity;

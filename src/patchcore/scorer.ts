@@ -9,12 +9,17 @@ export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
   form?: 'auto' | 'bounded' | 'full';
 }
 
-/** Loads the exact kNN scorer for a bank as `session` (the bounded form's projection is computed here). */
-export async function loadScorer(runtime: InferenceRuntime, session: string, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}): Promise<void> {
+/** The exact kNN scorer graph for a bank (the bounded form's projection is computed in `runtime`). */
+export async function scorerModel(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}, session = 'scorer'): Promise<Uint8Array> {
   const form = opts.form ?? 'auto';
   const bounded = form === 'bounded' || (form === 'auto' && boundApplies(bank.length / dim, dim));
   const bound = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
-  await runtime.load(session, buildScorerGraph(bank, dim, k, { ...opts, bound }));
+  return buildScorerGraph(bank, dim, k, { ...opts, bound });
+}
+
+/** Loads the exact kNN scorer for a bank as `session`. */
+export async function loadScorer(runtime: InferenceRuntime, session: string, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}): Promise<void> {
+  await runtime.load(session, await scorerModel(runtime, bank, dim, k, opts, session));
 }
 
 export interface PatchScores {

@@ -174,7 +174,7 @@ export class InspectionService {
 
   private async loadModel(bank: Bank, backbone: ReturnType<typeof bankBackbone>): Promise<PatchCore> {
     const m = bank.manifest;
-    const model = await PatchCore.load(this.runtime!, bank, backbone, `model${this.modelCounter++}`);
+    const model = await PatchCore.load(this.runtime!, bank, backbone, { prefix: `model${this.modelCounter++}`, fused: this.config.model.fused });
     // Warm-up: the first real frame should not pay for lazy initialisation.
     await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
     return model;

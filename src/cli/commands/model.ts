@@ -1,5 +1,9 @@
-// `patchline model list|inspect|fetch`: the backbone catalogue, layer discovery, downloads.
-import { existsSync } from 'node:fs';
+// `patchline model list|inspect|fetch|check|fuse`: the backbone catalogue, layer discovery,
+// downloads, export checks and the one-graph export of a bank.
+import { existsSync, writeFileSync } from 'node:fs';
+import { readBank } from '../../patchcore/bank-file.js';
+import { Embedder } from '../../patchcore/embedder.js';
+import { bankBackbone, fusedModel } from '../../patchcore/patchcore.js';
 import { CATALOGUE, modelDir, preparedBackbonePath, resolveBackbone } from '../../model/backbone.js';
 import { readNpyFloat32 } from '../../io/npy.js';
 import { asFloat, floatTensor } from '../../model/tensor.js';
@@ -52,13 +56,25 @@ export const modelCheckCommand: CommandSpec = {
   notes: 'tools/export_backbone.py calls this to check an export against torch. Exit 1 when a layer differs.',
 };
 
-const SUBCOMMANDS = { list: modelListCommand, inspect: modelInspectCommand, fetch: modelFetchCommand, check: modelCheckCommand };
+export const modelFuseCommand: CommandSpec = {
+  name: 'model fuse',
+  summary: 'write one ONNX graph for a bank: backbone + head + exact kNN + image score + anomaly map',
+  usage: ['patchline model fuse --bank BANK --out FRAME.onnx [--model-dir DIR]'],
+  options: {
+    bank: { type: 'string', value: 'BANK', help: "bank file from 'patchline fit'" },
+    out: { type: 'string', value: 'FRAME.onnx', help: 'graph to write: input [N,3,H,W] normalised images; outputs patch_scores, image_scores, anomaly_maps' },
+    'model-dir': MODEL_DIR_OPTION,
+  },
+  notes: "What `model.fused: true` runs, as a file for other tools (e.g. trtexec on a Jetson). The bank's rows are inside: refuse to share it where the bank is confidential.",
+};
+
+const SUBCOMMANDS = { list: modelListCommand, inspect: modelInspectCommand, fetch: modelFetchCommand, check: modelCheckCommand, fuse: modelFuseCommand };
 
 export async function runModel(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') {
     process.stdout.write(`patchline model: backbone tools\n\nSubcommands:\n${Object.entries(SUBCOMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.summary}`).join('\n')}\n\nRun 'patchline model SUBCOMMAND --help' for options.\n`);
-    if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch, check)');
+    if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch, check, fuse)');
     return;
   }
   if (sub === 'list') {
@@ -154,5 +170,25 @@ export async function runModel(argv: string[]): Promise<void> {
     }
     return;
   }
-  throw new UsageError(`patchline model: unknown subcommand '${sub}' (list, inspect, fetch, check)`);
+  if (sub === 'fuse') {
+    const cmd = modelFuseCommand;
+    const v = parseCommand(cmd, rest);
+    if (!v) return;
+    const bankPath = requireString(cmd, v, 'bank');
+    const out = requireString(cmd, v, 'out');
+    const bank = readBank(bankPath);
+    const backbone = bankBackbone(bank.manifest, { modelDir: optionalString(v, 'model-dir') });
+    const runtime = new InferenceRuntime();
+    try {
+      const m = bank.manifest;
+      const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, 'fuse');
+      const bytes = await fusedModel(runtime, bank, embedder, 'fuse/frame');
+      writeFileSync(out, bytes);
+      process.stdout.write(`wrote ${out}: ${(bytes.length / 2 ** 20).toFixed(1)} MB, input ${embedder.inputName} [N,3,${m.input.height},${m.input.width}], outputs patch_scores [N*${embedder.grid.height * embedder.grid.width}], image_scores [N], anomaly_maps [N,${m.input.height},${m.input.width}]\n`);
+    } finally {
+      await runtime.close();
+    }
+    return;
+  }
+  throw new UsageError(`patchline model: unknown subcommand '${sub}' (list, inspect, fetch, check, fuse)`);
 }

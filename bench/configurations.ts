@@ -5,10 +5,10 @@
 // steady-state frames/s, p50/p99 latency, CPU use. With `--reference DIR`, the same fit and
 // prediction run through amazon-science/patchcore-inspection in the same process tree, and the
 // ratios and the score/index agreement are reported.
-import { existsSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { defaultConfig } from '../src/config/load.js';
 import { trainingImages } from '../src/io/dataset.js';
 import { listImages } from '../src/io/image-files.js';
 import { modelDir, preparedBackbonePath, resolveBackbone } from '../src/model/backbone.js';
@@ -22,9 +22,8 @@ import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { fitBank } from '../src/patchcore/fit.js';
 import { selectCoresetOfPoints } from '../src/patchcore/coreset.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
-import type { ScoredFrame } from '../src/pipeline/frame.js';
+import type { ResultPayload } from '../src/publish/payloads.js';
 import { loadBatch } from '../src/preprocess/batch.js';
-import { InspectionService } from '../src/service/service.js';
 import { exportedBackbone } from './exported-backbone.js';
 import { referenceUnavailable, runReference, type ReferenceResult } from './reference.js';
 import { median, percentile, type BenchRow } from './stats.js';
@@ -48,7 +47,12 @@ export interface ConfigurationOptions {
 }
 
 const SHARED = process.env.PATCHLINE_SHARED_DIR ?? '../shared';
-const BATCH = 4;
+/** Frames per call in the stage timings: what `patchline run` uses by default on a CPU. */
+const STAGE_BATCH = 1;
+/** The reference's batch size (its dataloader; larger batches do not help it on this CPU either). */
+const REFERENCE_BATCH = 4;
+/** The reference's greedy loop is timed on at most this many picks (it takes ~50 ms a pick on 156,800 points here). */
+const REFERENCE_CORESET_PICKS = 1568;
 /** Frames before steady state (warm-up, queue filling). */
 const WARMUP = 8;
 
@@ -106,12 +110,12 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
     const load = () => loadBatch(images, m.input.resize, m.input.normalization);
     const batch = await load();
     const feed = () => ({ [model.embedder.inputName]: floatTensor(batch.data.slice(), batch.dims) });
-    const decode = await medianMs(5, load);
-    const backbone = await medianMs(5, () => runtime.run([bb!, 'sink/features'], feed()));
-    const embed = await medianMs(5, () => runtime.run([bb!, head!, 'sink/embedding'], feed()));
-    const knn = await medianMs(5, () => runtime.run([bb!, head!, scorer!], feed(), { outputs: [SCORER_OUTPUTS.scores] }));
+    const decode = await medianMs(9, load);
+    const backbone = await medianMs(9, () => runtime.run([bb!, 'sink/features'], feed()));
+    const embed = await medianMs(9, () => runtime.run([bb!, head!, 'sink/embedding'], feed()));
+    const knn = await medianMs(9, () => runtime.run([bb!, head!, scorer!], feed(), { outputs: [SCORER_OUTPUTS.scores] }));
     const p = await model.predict(await load());
-    const maps = await medianMs(5, () => {
+    const maps = await medianMs(9, () => {
       for (let i = 0; i < images.length; i++) p.map(i);
     });
     const n = images.length;
@@ -124,21 +128,56 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
     const a = await picked.score(e.slice());
     const b = await full.score(e.slice());
     const differing = a.indices.filter((v, i) => v !== b.indices[i]).length;
-    times['knn alone, patchline'] = (await medianMs(5, () => picked.score(e.slice()))) / n;
-    times['knn alone, full product'] = (await medianMs(5, () => full.score(e.slice()))) / n;
+    times['knn alone, patchline'] = (await medianMs(9, () => picked.score(e.slice()))) / n;
+    times['knn alone, full product'] = (await medianMs(9, () => full.score(e.slice()))) / n;
     knnInfo.set(bankPath, { differing, open: a.open, queries: a.scores.length });
 
     // The whole frame as one graph (maps of every frame included) against the staged sessions plus maps.
-    times['staged sessions + every map'] = (await medianMs(5, async () => {
+    times['staged sessions + every map'] = (await medianMs(9, async () => {
       const r = await model.predict(await load());
       for (let i = 0; i < n; i++) r.map(i);
     })) / n;
     const fused = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()), { prefix: 'fused', fused: true });
-    times['fused graph (every map)'] = (await medianMs(5, async () => fused.predict(await load()))) / n;
+    times['fused graph (every map)'] = (await medianMs(9, async () => fused.predict(await load()))) / n;
     return times;
   } finally {
     await runtime.close();
   }
+}
+
+interface RunResult {
+  results: ResultPayload[];
+  peakMb: number;
+  coresBusy: number;
+}
+
+/**
+ * `patchline run` (the built CLI, in its own process so its peak RSS is its own) on a folder,
+ * default pipeline settings, heat maps and metrics off, results to a JSON-lines file.
+ */
+function runCli(bank: string, folder: string, dir: string): RunResult {
+  const config = join(dir, 'run.json');
+  const resultsFile = join(dir, 'results.jsonl');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      source: { type: 'folder', path: folder, watch: false },
+      model: { bank, modelDir: modelDir() },
+      pipeline: { queuePolicy: 'block' },
+      mqtt: { heatmap: { enabled: false } },
+      metrics: { enabled: false },
+      output: { resultsFile },
+    }),
+  );
+  const cli = new URL('../bin/patchline.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [cli, 'run', '--config', config, '--quiet'], { encoding: 'utf8' });
+  const stopped = /stopped: .*\(([\d.]+) cores busy\), peak RSS (\d+) MB/.exec(r.stderr);
+  if (r.status !== 0 || !stopped) throw new Error(`patchline run failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
+  const results = readFileSync(resultsFile, 'utf8')
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => JSON.parse(l) as ResultPayload);
+  return { results, coresBusy: Number(stopped[1]), peakMb: Number(stopped[2]) };
 }
 
 /** frames/s from the completion times of frames WARMUP.. (the same rule for both sides). */
@@ -207,8 +246,8 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
       row(`${label}: fit embedding / coreset`, fit.timings.embedMs / 1000, `s / ${(fit.timings.coresetMs / 1000).toFixed(1)} s`);
       row(`${label}: fit peak RSS`, peakMb, 'MB');
 
-      const stages = await stageTimes(bank, testFiles.slice(0, BATCH));
-      for (const [stage, ms] of Object.entries(stages)) row(`${label}: stage ${stage} (batch ${BATCH}, per frame)`, ms, 'ms');
+      const stages = await stageTimes(bank, testFiles.slice(0, STAGE_BATCH));
+      for (const [stage, ms] of Object.entries(stages)) row(`${label}: stage ${stage} (batch ${STAGE_BATCH}, per frame)`, ms, 'ms');
       const k = knnInfo.get(bank)!;
       row(
         `${label}: exact kNN, full product / patchline`,
@@ -216,39 +255,19 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
         `x (target >= 2 at 10 %); neighbours differing from the full product: ${k.differing} of ${k.queries}${k.open === undefined ? '; full product used (bank too small for the bound)' : `; ${k.open} queries needed the full product`}`,
       );
 
-      const results: { at: number; total: number; f: ScoredFrame }[] = [];
-      const base = defaultConfig();
-      const service = new InspectionService(
-        {
-          ...base,
-          source: { type: 'folder', path: testFolder, watch: false, pollMs: 500 },
-          model: { ...base.model, bank, modelDir: modelDir() },
-          pipeline: { ...base.pipeline, batchSize: BATCH, queuePolicy: 'block' },
-          mqtt: { ...base.mqtt, heatmap: { ...base.mqtt.heatmap, enabled: false } },
-          metrics: { ...base.metrics, enabled: false },
-        },
-        () => {},
-        (f) => results.push({ at: performance.now() / 1000, total: Date.now() - f.timestamp, f }),
-      );
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const { peakMb: runPeak } = await withPeakRss(async () => {
-        await service.start();
-        await service.done();
-        await service.stop();
-      });
-      const cpu = process.cpuUsage(cpu0);
-      const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
-      const fps = steadyFps(results.map((r) => r.at));
+      const run = runCli(bank, testFolder, dir);
+      const fps = steadyFps(run.results.map((r) => Date.parse(r.published_at) / 1000));
       const frameMs = 1000 / fps;
-      row(`${label}: run frames/s (steady, frames ${WARMUP + 1}-${results.length} of ${testFiles.length})`, fps, 'frames/s');
+      row(`${label}: run frames/s (steady, frames ${WARMUP + 1}-${run.results.length} of ${testFiles.length})`, fps, 'frames/s');
       row(`${label}: frame time / backbone-only time`, frameMs / stages.backbone!, `ratio${share === 0.01 ? ' (target <= 1.25)' : ''}`);
-      const steady = results.slice(WARMUP);
-      const latencies: Record<string, number[]> = { total: steady.map((r) => r.total) };
-      for (const stage of ['queue', 'preprocess', 'inference', 'publish']) latencies[stage] = steady.map(({ f }) => f.latency[stage] ?? NaN);
-      for (const [stage, xs] of Object.entries(latencies)) row(`${label}: ${stage} latency p50 / p99`, median(xs), `ms (p99 ${percentile(xs, 99).toFixed(1)})`);
-      row(`${label}: run CPU busy`, busy, 'cores of 2');
-      row(`${label}: run peak RSS`, runPeak, `MB (bank ${bankMb.toFixed(0)} MB + model ${modelMb.toFixed(0)} MB + 400 MB = ${(bankMb + modelMb + 400).toFixed(0)} MB target)`);
+      const steady = run.results.slice(WARMUP);
+      for (const stage of ['total', 'queue', 'preprocess', 'inference', 'publish']) {
+        const xs = steady.map((r) => r.latency_ms[stage] ?? NaN);
+        row(`${label}: ${stage} latency p50 / p99`, median(xs), `ms (p99 ${percentile(xs, 99).toFixed(1)})`);
+      }
+      row(`${label}: run CPU busy`, run.coresBusy, 'cores of 2 (whole run, start-up included)');
+      row(`${label}: run peak RSS`, run.peakMb, `MB; target bank ${bankMb.toFixed(0)} MB + model ${modelMb.toFixed(0)} MB + 400 MB = ${(bankMb + modelMb + 400).toFixed(0)} MB`);
+      const results = run.results;
 
       if (reference && c.torchvision) {
         let ref: ReferenceResult;
@@ -268,9 +287,10 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
               coresetSeed: 0,
               train,
               test: testFiles,
-              batch: BATCH,
+              batch: REFERENCE_BATCH,
               threads: 2,
               loaderWorkers: 1,
+              coresetPicks: Math.min(fit.indices.length, REFERENCE_CORESET_PICKS),
             },
             m.coreset.inputRows,
             fit.indices,
@@ -280,21 +300,24 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
           continue;
         }
         const refFps = steadyFps(ref.doneAt);
-        row(`${label}: reference frames/s (same images, batch ${BATCH})`, refFps, `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`);
+        row(`${label}: reference frames/s (same images, batch ${REFERENCE_BATCH})`, refFps, `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`);
         row(`${label}: reference fit embedding / coreset`, ref.embedSeconds, `s / ${ref.coresetSeconds.toFixed(1)} s`);
         const agreement = (ours: Int32Array) => {
           const first = ref.coresetIndices.findIndex((v, i) => v !== ours[i]);
           return first < 0 && ours.length === ref.coresetIndices.length ? `yes, all ${ours.length}` : `no: first difference at pick ${first} of ${ours.length}`;
         };
-        row(`${label}: coreset indices of the whole fit vs the reference's`, fit.indices.length, agreement(fit.indices) + ' (backbones differ by float rounding, torch vs onnxruntime)');
+        row(`${label}: coreset of the whole fit vs the reference's`, ref.coresetIndices.length, `picks compared: ${agreement(fit.indices.subarray(0, ref.coresetIndices.length))} (the backbones' features differ by float rounding, torch vs onnxruntime)`);
         // The greedy loop alone, on the reference's own projected points and start points.
         const cr = new InferenceRuntime();
         const t = performance.now();
-        const same = await selectCoresetOfPoints(cr, ref.coresetPoints, { method: 'approximate', percentage: share, seed: 0 }, { startIndices: ref.startIndices });
+        const picks = ref.coresetIndices.length;
+        const points = ref.coresetPoints.length / 128;
+        const same = await selectCoresetOfPoints(cr, ref.coresetPoints, { method: 'approximate', percentage: (picks + 0.5) / points, seed: 0 }, { startIndices: ref.startIndices });
         const oursS = (performance.now() - t) / 1000;
         await cr.close();
-        row(`${label}: coreset on identical points: patchline`, oursS, `s; reference ${ref.coresetSeconds.toFixed(1)} s = ${(ref.coresetSeconds / oursS).toFixed(2)}x (target >= 2); indices identical: ${agreement(same)}`);
-        const ours = new Map(results.map(({ f }) => [basename(f.position.file ?? ''), f.score]));
+        const scope = picks < fit.indices.length ? `first ${picks} of ${fit.indices.length} picks` : `${picks} picks`;
+        row(`${label}: coreset on identical points (${scope}): patchline`, oursS, `s; reference ${ref.coresetSeconds.toFixed(1)} s = ${(ref.coresetSeconds / oursS).toFixed(2)}x (target >= 2); indices identical: ${agreement(same)}`);
+        const ours = new Map(results.map((r) => [basename(r.position.file ?? ''), r.score]));
         let worst = 0;
         testFiles.forEach((file, i) => {
           const a = ours.get(basename(file));

@@ -29,6 +29,8 @@ export interface ReferenceJob {
   batch: number;
   threads: number;
   loaderWorkers: number;
+  /** Time the reference's coreset on its first this many picks only (its bank is patchline's rows anyway). */
+  coresetPicks?: number;
 }
 
 export interface ReferenceResult {

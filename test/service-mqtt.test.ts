@@ -2,7 +2,8 @@
 // a 10 s broker outage loses nothing (QoS 1), metrics say what happened, every documented
 // metric is exported, and the retained status goes offline on a clean stop.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
@@ -80,7 +81,9 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
   test('results arrive complete and in order; documented metrics are exported; status goes offline on stop', async () => {
     const sub = await subscribe(broker.url);
     const logged: string[] = [];
-    const service = new InspectionService(await config(bank, broker.url, 1200, 0), (s) => logged.push(s));
+    const resultsFile = join(mkdtempSync(join(tmpdir(), 'patchline-results-')), 'results.jsonl');
+    const c = await config(bank, broker.url, 1200, 0);
+    const service = new InspectionService({ ...c, output: { resultsFile } }, (s) => logged.push(s));
     await service.start();
     // This onnxruntime is CPU-only: TensorRT and CUDA are skipped with a warning and a metric label.
     assert.ok(logged.some((l) => /execution provider 'tensorrt' is not available/.test(l)), logged.join('\n'));
@@ -102,6 +105,10 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     assert.ok(sub.statuses.includes('online'));
     assert.ok(sub.heatmaps > 0);
     assert.deepEqual(sub.invalid, [], 'payloads match the documented JSON Schemas');
+    // The local results file holds the same payloads, one per line, in order.
+    const lines = readFileSync(resultsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.seq), sub.seqs);
+    for (const l of lines) assert.equal(resultSchema.safeParse(l).success, true, JSON.stringify(l).slice(0, 200));
     const documented = [...readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/`((?:patchline|nodejs)_[a-z_]+)`/g)].map((m) => m[1]!);
     assert.ok(documented.length >= 20);
     for (const name of new Set(documented)) assert.match(midRun, new RegExp(`^(# TYPE )?${name}[ {]`, 'm'), `${name} is documented but not exported`);

@@ -2,7 +2,7 @@
 // tensor). Resolves a spec from a catalogue name, a spec JSON file or a bare .onnx path, and
 // prepares (exposes layers, prunes, caches) the graph the runtime loads.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { IMAGENET_NORMALIZATION, type Normalization } from '../preprocess/transform.js';
@@ -127,18 +127,29 @@ function validateSpec(raw: unknown, file: string): BackboneSpec {
   return { name: r.name as string, onnx: r.onnx as string, sha256: r.sha256 as string | undefined, normalization: norm, layers: layers as Record<string, LayerSpec>, defaultLayers: defaults as string[] };
 }
 
-/** Reads the ONNX file and checks it against the spec's sha256, with a message that says what to do. */
-export function readBackboneBytes(b: ResolvedBackbone): { bytes: Uint8Array; sha256: string } {
+/**
+ * Checks the ONNX file against the spec's sha256, with a message that says what to do, and
+ * returns its sha256. Hashed in chunks: a backbone can be hundreds of MB, and the service only
+ * needs its hash (onnxruntime reads the file itself).
+ */
+export function backboneSha256(b: ResolvedBackbone): string {
   if (!existsSync(b.onnxPath)) {
     const how = b.spec.url ? `run 'patchline model fetch ${b.spec.name}' or place the file there by hand (source: ${b.spec.url})` : 'check the path';
     throw new BackboneError(`backbone '${b.spec.name}': ONNX file ${b.onnxPath} not found; ${how}. The models directory is set by --model-dir or PATCHLINE_MODEL_DIR.`);
   }
-  const bytes = readFileSync(b.onnxPath);
-  const hash = sha256(bytes);
-  if (b.spec.sha256 && hash !== b.spec.sha256) {
-    throw new BackboneError(`${b.onnxPath}: sha256 ${hash} does not match the expected ${b.spec.sha256} for backbone '${b.spec.name}'; the file is corrupt or a different model: replace it`);
+  const hash = createHash('sha256');
+  const fd = openSync(b.onnxPath, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
   }
-  return { bytes, sha256: hash };
+  const hex = hash.digest('hex');
+  if (b.spec.sha256 && hex !== b.spec.sha256) {
+    throw new BackboneError(`${b.onnxPath}: sha256 ${hex} does not match the expected ${b.spec.sha256} for backbone '${b.spec.name}'; the file is corrupt or a different model: replace it`);
+  }
+  return hex;
 }
 
 /** Maps logical layer names to graph tensors; bare ONNX backbones use tensor names directly. */
@@ -159,13 +170,13 @@ const PREPARATION_VERSION = 1;
  * by the content hash of the source model and the layer mapping.
  */
 export function preparedBackbonePath(b: ResolvedBackbone, layers: string[]): { path: string; sourceSha256: string } {
-  const { bytes, sha256: sourceSha256 } = readBackboneBytes(b);
+  const sourceSha256 = backboneSha256(b);
   const mapping = layerTensors(b, layers);
   const key = sha256(Buffer.from(JSON.stringify({ v: PREPARATION_VERSION, model: sourceSha256, mapping })));
   const dir = join(cacheDir(), 'prepared');
   const path = join(dir, `${b.spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(0, 16)}.onnx`);
   if (!existsSync(path)) {
-    const prepared = prepareBackboneGraph(bytes, mapping);
+    const prepared = prepareBackboneGraph(readFileSync(b.onnxPath), mapping);
     mkdirSync(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, prepared);

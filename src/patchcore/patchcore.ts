@@ -1,6 +1,6 @@
 // A fitted PatchCore model: backbone -> head -> kNN scorer chained in the inference worker,
 // then image scores and anomaly maps. Built from a bank file, which names everything else.
-import { BackboneError, modelDir, readBackboneBytes, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
+import { BackboneError, backboneSha256, modelDir, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
 import type { TensorNCHW } from '../preprocess/image.js';
@@ -36,7 +36,7 @@ export function normalizeScore(score: number, threshold: number): number {
 /** Resolves the backbone a bank was fitted with and checks it is the same file. */
 export function bankBackbone(manifest: BankManifest, override?: { backbone?: string; modelDir?: string }): ResolvedBackbone {
   const b = resolveBackbone(override?.backbone ?? manifest.backbone.ref, modelDir(override?.modelDir));
-  const { sha256 } = readBackboneBytes(b);
+  const sha256 = backboneSha256(b);
   if (sha256 !== manifest.backbone.sha256) {
     throw new BackboneError(
       `backbone file ${b.onnxPath} has sha256 ${sha256.slice(0, 16)}…, but the bank was fitted with ${manifest.backbone.name} sha256 ${manifest.backbone.sha256.slice(0, 16)}…: ` +

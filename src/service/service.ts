@@ -1,6 +1,6 @@
 // The running inspection service: model, broker connection, metrics endpoint and pipeline,
 // started from one validated config, stopped cleanly (drain, flush, offline status).
-import { unwatchFile, watchFile } from 'node:fs';
+import { createWriteStream, unwatchFile, watchFile, type WriteStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
@@ -14,7 +14,7 @@ import { ModelSlot } from '../pipeline/active-model.js';
 import type { ScoredFrame } from '../pipeline/frame.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
-import { topics } from '../publish/payloads.js';
+import { resultPayload, topics } from '../publish/payloads.js';
 import { SparkplugNode } from '../publish/sparkplug.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
 
@@ -126,6 +126,11 @@ export class InspectionService {
       );
     }
     this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, publisher: this.publisher, log: this.log }, this.stop$);
+    if (c.output.resultsFile) {
+      const file = c.output.resultsFile;
+      this.resultsFile = createWriteStream(file, { flags: 'a' });
+      this.resultsFile.on('error', (e) => this.log(`output.resultsFile ${file}: ${e.message}; results still go to MQTT`));
+    }
     // A new bank written over the configured file (patchline fit writes atomically) is picked up.
     const bankPath = c.model.bank;
     watchFile(bankPath, { interval: 1000 }, (now, before) => {
@@ -142,6 +147,7 @@ export class InspectionService {
           this.stats.regions += f.regions.length;
           this.stats.last = f;
           this.sparkplug?.publishResult(f, this.framesPerSecond());
+          this.resultsFile?.write(`${JSON.stringify(resultPayload(f, c.line, c.camera))}\n`);
           this.onResult?.(f);
         },
         error: (e: Error) => {
@@ -161,6 +167,7 @@ export class InspectionService {
   }
 
   private modelCounter = 0;
+  private resultsFile?: WriteStream;
   private sparkplug?: SparkplugNode;
   private rateWindow: number[] = [];
 
@@ -267,6 +274,8 @@ export class InspectionService {
       await this.publisher.close();
     }
     await this.sparkplug?.close();
+    const results = this.resultsFile;
+    if (results) await new Promise<void>((r) => results.end(r));
     await this.runtime?.close();
     await this.http?.close();
     await this.broker?.close();

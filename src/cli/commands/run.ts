@@ -75,6 +75,10 @@ export async function runService(service: InspectionService, quiet: boolean, log
   stopStatus();
   stopWatchdog();
   if (!signalled) await service.stop();
+  const usage = process.resourceUsage();
+  const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  const wallS = (Date.now() - service.stats.startedAt) / 1000;
+  log(`stopped: ${service.stats.framesOut} frames in ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MB`);
   return service.error ? 1 : 0;
 }
 

@@ -4,15 +4,15 @@ import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { cpus, totalmem } from 'node:os';
 import { eventLoopDelay, headVsBackbone } from './foundation.js';
-import { formatRows, type BenchRow } from './stats.js';
+import { formatRow, TABLE_HEAD, type BenchRow } from './stats.js';
 import { streamingBenchmark } from './streaming.js';
 import { configurationBenchmark } from './configurations.js';
 
-const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
+const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
-  'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, batch 4)': () => streamingBenchmark(),
-  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': () => configurationBenchmark(configurationOptions),
+  'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, default pipeline: batch 1, 2 in flight)': () => streamingBenchmark(),
+  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) => configurationBenchmark({ ...configurationOptions, onRow }),
 };
 
 const { values: args } = parseArgs({
@@ -45,6 +45,13 @@ process.stdout.write(`# patchline benchmarks\n\ncommand: \`npm run bench${proces
 process.stdout.write(`machine: ${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
 for (const [title, run] of Object.entries(SECTIONS)) {
   if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
-  const rows = await run();
-  process.stdout.write(`\n## ${title}\n\n${rows.length > 0 ? formatRows(rows) : '_skipped (see message above)_'}\n`);
+  // Rows are printed as they are measured: a long run that fails late keeps what it measured.
+  process.stdout.write(`\n## ${title}\n\n${TABLE_HEAD}\n`);
+  let printed = 0;
+  const rows = await run((r) => {
+    process.stdout.write(`${formatRow(r)}\n`);
+    printed++;
+  });
+  for (const r of rows.slice(printed)) process.stdout.write(`${formatRow(r)}\n`);
+  if (rows.length === 0 && printed === 0) process.stdout.write('\n_skipped (see message above)_\n');
 }

@@ -15,8 +15,8 @@ export function percentile(xs: number[], p: number): number {
   return s[i]!;
 }
 
-export function formatRows(rows: BenchRow[]): string {
-  const lines = ['| measurement | value | unit |', '|---|---:|---|'];
-  for (const r of rows) lines.push(`| ${r.name} | ${Math.abs(r.value) < 10 ? r.value.toFixed(3) : r.value.toFixed(1)} | ${r.unit} |`);
-  return lines.join('\n');
+export const TABLE_HEAD = '| measurement | value | unit |\n|---|---:|---|';
+
+export function formatRow(r: BenchRow): string {
+  return `| ${r.name} | ${Math.abs(r.value) < 10 ? r.value.toFixed(3) : r.value.toFixed(1)} | ${r.unit} |`;
 }

@@ -12,16 +12,19 @@ export interface ModelPart {
 
 export class ModelMergeError extends Error {}
 
-/** Default-domain opsets whose operators all keep their meaning up to opset 17 (13: axes as inputs). */
-const MIN_OPSET = 13;
+/** Default-domain opsets whose operators keep their meaning up to opset 17. */
+const MIN_OPSET = 11;
 const MAX_OPSET = 17;
+/** Operators whose inputs or semantics changed at opset 13 (axes and splits as inputs, softmax axis). */
+const CHANGED_AT_13 = new Set(['Squeeze', 'Unsqueeze', 'ReduceSum', 'Split', 'Softmax', 'LogSoftmax', 'Hardmax']);
 
 type Graph = NonNullable<ModelProto['graph']>;
 
 /**
  * Chains `parts` in order. The merged graph's inputs are the first part's; its outputs are
- * `outputs`, each produced by some part. Parts must use default-domain opsets 13-17 (the
- * range where the operators this project emits and common backbone exports agree).
+ * `outputs`, each produced by some part. Parts must use default-domain opsets 11-17, and
+ * those below 13 none of the operators that changed form at 13, so that every node keeps its
+ * meaning under the merged (highest) opset.
  */
 export function mergeModels(parts: ModelPart[], outputs: string[], name: string): ModelProto {
   const models = parts.map((p) => (p.model instanceof Uint8Array ? decodeModel(p.model) : p.model));
@@ -30,8 +33,10 @@ export function mergeModels(parts: ModelPart[], outputs: string[], name: string)
     for (const o of m.opsetImport ?? []) {
       const domain = o.domain ?? '';
       const version = Number(o.version);
-      if (domain === '' && (version < MIN_OPSET || version > MAX_OPSET)) {
-        throw new ModelMergeError(`part '${parts[i]!.prefix}' uses ONNX opset ${version}; one graph needs opset ${MIN_OPSET}-${MAX_OPSET} (re-export the backbone, e.g. tools/export_backbone.py --opset 17)`);
+      const changed = version < 13 ? (m.graph?.node ?? []).find((n) => (n.domain ?? '') === '' && CHANGED_AT_13.has(n.opType ?? '')) : undefined;
+      if (domain === '' && (version < MIN_OPSET || version > MAX_OPSET || changed)) {
+        const why = changed ? ` with a ${changed.opType} node, whose form changed at opset 13` : '';
+        throw new ModelMergeError(`part '${parts[i]!.prefix}' uses ONNX opset ${version}${why}; one graph needs opset ${MIN_OPSET}-${MAX_OPSET} (re-export the backbone, e.g. tools/export_backbone.py --opset 17)`);
       }
       opsets.set(domain, Math.max(opsets.get(domain) ?? 0, version));
     }

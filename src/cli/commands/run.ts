@@ -77,8 +77,8 @@ export async function runService(service: InspectionService, quiet: boolean, log
   if (!signalled) await service.stop();
   const usage = process.resourceUsage();
   const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-  const wallS = (Date.now() - service.stats.startedAt) / 1000;
-  log(`stopped: ${service.stats.framesOut} frames in ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MB`);
+  const wallS = process.uptime();
+  log(`stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MB`);
   return service.error ? 1 : 0;
 }
 

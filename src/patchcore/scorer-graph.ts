@@ -32,9 +32,9 @@ export function extraCandidates(rows: number): number {
   return rows < 4096 ? 2 : 7;
 }
 /**
- * Slack on the stopping test, so float32 rounding of the bound and of the full product can
- * never change which rows are nearest: relative to the k-th distance, and to |q|^2 + max |x|^2
- * (the scale of the product form's cancellation error).
+ * Slack on the stopping test for float32 rounding of the bound: relative to the k-th distance,
+ * and to |q - m|^2 + max |x - m|^2 (the scale of the bound's cancellation error). Rows closer
+ * than that to the k-th distance are ties within the product form's own rounding.
  */
 const RELATIVE_SLACK = 1e-4;
 const NORM_SLACK = 1e-5;
@@ -104,7 +104,7 @@ function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: 
   const c = Math.min(candidates, rows - 1);
   const qq = g.op('ReduceSumSquare', [q], { axes: [1], keepdims: 1 });
   // Lower bounds on all rows, in the same product form as the distances.
-  const a = boundVectors(g, q, bound, qq);
+  const { bound: a, centredNorms: qc } = boundVectors(g, q, bound);
   const bankBoundNorms = rowSquaredNorms(bound.bankBound, w);
   const aa = g.op('ReduceSumSquare', [a], { axes: [1], keepdims: 1 });
   const lb = g.op('Sub', [g.op('Add', [aa, g.floats('bound_norms', [1, rows], bankBoundNorms)]), g.op('Mul', [g.op('MatMul', [a, g.floats('bank_bound_t', [w, rows], transposed(bound.bankBound, rows, w))]), g.floats('two', [], [2])])]);
@@ -123,9 +123,10 @@ function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: 
   const indices = g.op('GatherElements', [cand, pos], { axis: 1 });
   // Done when no other row's bound is below the k-th exact distance (with slack).
   const kth = g.op('Slice', [values, g.int64s('s', [k - 1]), g.int64s('e', [k]), axis1]);
+  // |x - m|^2 of a bank row is |z|^2 + r^2 of its bound vector.
   let maxNorm = 0;
-  for (const v of norms) maxNorm = Math.max(maxNorm, v);
-  const slack = g.op('Mul', [g.op('Add', [qq, g.floats('max_norm', [], [maxNorm])]), g.floats('norm_slack', [], [NORM_SLACK])]);
+  for (const v of bankBoundNorms) maxNorm = Math.max(maxNorm, v);
+  const slack = g.op('Mul', [g.op('Add', [qc, g.floats('max_norm', [], [maxNorm])]), g.floats('norm_slack', [], [NORM_SLACK])]);
   const limit = g.op('Add', [g.op('Mul', [kth, g.floats('rel', [], [1 + RELATIVE_SLACK])]), slack]);
   const open = g.op('Less', [nextBound, limit]);
   // The remaining queries: full product, results scattered back into place.

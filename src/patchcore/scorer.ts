@@ -1,11 +1,11 @@
 // The memory bank loaded as a kNN scoring session in the inference runtime.
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import { boundApplies, boundProjection } from './knn-bound.js';
+import { boundApplies, boundProjection, MIN_CAPTURED } from './knn-bound.js';
 import { buildScorerGraph, SCORER_INPUT, SCORER_OPEN_OUTPUT, SCORER_OUTPUTS, type ScorerGraphOptions } from './scorer-graph.js';
 
 export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
-  /** 'auto': the bounded form for banks where it pays (boundApplies); 'full': always the full product. */
+  /** 'auto': the bounded form for banks where it pays (boundApplies, MIN_CAPTURED); 'full': always the full product. */
   form?: 'auto' | 'bounded' | 'full';
 }
 
@@ -13,7 +13,9 @@ export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
 export async function scorerModel(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}, session = 'scorer'): Promise<Uint8Array> {
   const form = opts.form ?? 'auto';
   const bounded = form === 'bounded' || (form === 'auto' && boundApplies(bank.length / dim, dim));
-  const bound = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
+  const projection = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
+  // 'auto' keeps the full product where the bank's variance is too spread for the bound to settle queries.
+  const bound = projection && (form === 'bounded' || projection.captured >= MIN_CAPTURED) ? projection : undefined;
   return buildScorerGraph(bank, dim, k, { ...opts, bound });
 }
 

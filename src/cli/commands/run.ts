@@ -1,4 +1,5 @@
 // `patchline run --config FILE`: the inspection service, until the source ends or SIGTERM/SIGINT.
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { InspectionService } from '../../service/service.js';
@@ -76,9 +77,13 @@ export async function runService(service: InspectionService, quiet: boolean, log
   stopWatchdog();
   if (!signalled) await service.stop();
   const usage = process.resourceUsage();
+  // VmHWM, not ru_maxrss: after fork + exec, ru_maxrss still counts the parent's pages (a
+  // service started by a large process would report that process's size).
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '');
+  const peakKb = hwm ? Number(hwm[1]) : usage.maxRSS;
   const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   const wallS = process.uptime();
-  log(`stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MB`);
+  log(`stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
   return service.error ? 1 : 0;
 }
 

@@ -97,10 +97,13 @@ export async function boundProjection(runtime: InferenceRuntime, bank: Float32Ar
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sample[i * dim + d] = bank[i * step * dim + d]! - mean[d]!;
 
   const g = new GraphBuilder();
-  g.op('MatMul', [g.op('Transpose', ['sample'], { perm: [1, 0] }), g.op('MatMul', ['sample', 'v'])], {}, 'sv');
+  // The sample is a graph constant: sent once, not with each of the iterations.
+  const sampleT = new Float32Array(dim * n);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sampleT[d * n + i] = sample[i * dim + d]!;
+  g.op('MatMul', [g.floats('sample_t', [dim, n], sampleT), g.op('MatMul', [g.floats('sample', [n, dim], sample), 'v'])], {}, 'sv');
   await runtime.load(
     session,
-    encodeModel(g.build({ name: 'bound_subspace_step', inputs: [valueInfo('sample', DataType.FLOAT, [n, dim]), valueInfo('v', DataType.FLOAT, [dim, dims])], outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])] })),
+    encodeModel(g.build({ name: 'bound_subspace_step', inputs: [valueInfo('v', DataType.FLOAT, [dim, dims])], outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])] })),
   );
   const rand = seededRandom(0x5eed);
   const cols = Float64Array.from({ length: dim * dims }, () => rand() - 0.5);
@@ -109,7 +112,7 @@ export async function boundProjection(runtime: InferenceRuntime, bank: Float32Ar
     for (let it = 0; it < ITERATIONS; it++) {
       orthonormalize(cols, dim, dims);
       swapLayout(cols, dims, dim, v);
-      const out = await runtime.run(session, { sample: floatTensor(sample.slice(), [n, dim]), v: floatTensor(v.slice(), [dim, dims]) });
+      const out = await runtime.run(session, { v: floatTensor(v.slice(), [dim, dims]) });
       swapLayout(asFloat(out.sv, 'sv').data, dim, dims, cols);
     }
     orthonormalize(cols, dim, dims);

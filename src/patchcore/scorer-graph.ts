@@ -54,12 +54,6 @@ export function rowSquaredNorms(bank: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-function transposed(rows: Float32Array, n: number, dim: number): Float32Array {
-  const t = new Float32Array(dim * n);
-  for (let r = 0; r < n; r++) for (let d = 0; d < dim; d++) t[d * n + r] = rows[r * dim + d]!;
-  return t;
-}
-
 interface BankBlock {
   /** Initializer holding rows [start, start + rows) as [rows, dim]. */
   name: string;
@@ -107,7 +101,10 @@ function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: 
   const { bound: a, centredNorms: qc } = boundVectors(g, q, bound);
   const bankBoundNorms = rowSquaredNorms(bound.bankBound, w);
   const aa = g.op('ReduceSumSquare', [a], { axes: [1], keepdims: 1 });
-  const lb = g.op('Sub', [g.op('Add', [aa, g.floats('bound_norms', [1, rows], bankBoundNorms)]), g.op('Mul', [g.op('MatMul', [a, g.floats('bank_bound_t', [w, rows], transposed(bound.bankBound, rows, w))]), g.floats('two', [], [2])])]);
+  // One Gemm, a.(-2b) + |b|^2 (scaling by -2 is exact), then + |a|^2: two [queries, rows]
+  // tensors instead of four.
+  const minusTwoB = bound.bankBound.map((v) => -2 * v);
+  const lb = g.op('Add', [g.op('Gemm', [a, g.floats('bank_bound_m2', [rows, w], minusTwoB), g.floats('bound_norms', [1, rows], bankBoundNorms)], { transB: 1 }), aa]);
   const [lbValues, lbIndices] = g.opMulti('TopK', [lb, g.int64s('c1', [c + 1])], 2, { axis: 1, largest: 0, sorted: 1 }) as [string, string];
   const axis1 = g.int64s('axis1', [1]);
   const cand = g.op('Slice', [lbIndices, g.int64s('s', [0]), g.int64s('e', [c]), axis1]);

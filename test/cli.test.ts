@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readNpyFloat32, writeNpy } from '../src/io/npy.js';
+import { InferenceRuntime } from '../src/model/inference-runtime.js';
+import { floatTensor } from '../src/model/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
@@ -23,7 +25,7 @@ function cli(...args: string[]) {
 
 describe('patchline CLI', () => {
   test('--help works on every command and subcommand', () => {
-    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help'], ['model', 'check', '--help'], ['run', '--help'], ['config', '--help']]) {
+    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help'], ['model', 'check', '--help'], ['model', 'fuse', '--help'], ['run', '--help'], ['config', '--help']]) {
       const r = cli(...args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /Usage|Subcommands|Commands/, args.join(' '));
@@ -47,6 +49,7 @@ describe('patchline CLI', () => {
       [['fit', '--data', '.', '--out', 'b', '--coreset', '2'], /--coreset must be a number >= 0 <= 1, got '2'/],
       [['fit', '--data', '.', '--out', 'b', '--coreset-method', 'random'], /--coreset-method must be approximate, greedy or identity/],
       [['eval', '--bank', 'b'], /--data is required/],
+      [['model', 'fuse', '--out', 'f.onnx'], /--bank is required/],
       [['model', 'frobnicate'], /unknown subcommand 'frobnicate'/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
@@ -54,6 +57,30 @@ describe('patchline CLI', () => {
       const r = cli(...args);
       assert.equal(r.code, 2, `${args.join(' ')} -> ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, why, args.join(' '));
+    }
+  });
+
+  test('model fuse writes one graph per frame that onnxruntime runs: patch scores, image scores, maps', async (t) => {
+    const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
+    if (!onnx) return;
+    const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
+    const bank = join(out, 'fuse.bank');
+    const fit = cli('fit', '--data', data, '--backbone', onnx, '--layers', 'layer2,layer3', '--coreset', '0.1', '--holdout', '0', '--out', bank);
+    assert.equal(fit.code, 0, fit.stderr);
+    const frame = join(out, 'frame.onnx');
+    const r = cli('model', 'fuse', '--bank', bank, '--out', frame);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /outputs patch_scores \[N\*784\], image_scores \[N\], anomaly_maps \[N,224,224\]/);
+    const runtime = new InferenceRuntime({ intraOpThreads: 2 });
+    try {
+      const loaded = await runtime.load('frame', frame);
+      assert.deepEqual(loaded.outputNames.sort(), ['anomaly_maps', 'image_scores', 'patch_scores']);
+      const o = await runtime.run('frame', { [loaded.inputNames[0]!]: floatTensor(new Float32Array(2 * 3 * 224 * 224).fill(0.5), [2, 3, 224, 224]) });
+      assert.deepEqual(o.anomaly_maps!.dims, [2, 224, 224]);
+      assert.deepEqual(o.image_scores!.dims, [2]);
+      assert.deepEqual(o.patch_scores!.dims, [2 * 784]);
+    } finally {
+      await runtime.close();
     }
   });
 

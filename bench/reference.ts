@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readNpy, readNpyFloat32, writeNpy } from '../src/io/npy.js';
 import { PROJECTION_DIM, randomProjection, randomStartIndices } from '../src/patchcore/coreset.js';
 
-export const REFERENCE_PYTHON = '/usr/bin/python3';
+const REFERENCE_PYTHON = '/usr/bin/python3';
 const DRIVER = new URL('./reference/run_reference.py', import.meta.url).pathname;
 
 export interface ReferenceJob {

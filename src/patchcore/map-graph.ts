@@ -12,7 +12,7 @@ import { SCORER_OUTPUTS } from './scorer-graph.js';
 export const MAP_OUTPUTS = { imageScores: 'image_scores', maps: 'anomaly_maps' } as const;
 
 /** [out, grid] = Gaussian blur (reflect border; identity when sigma is 0) x bilinear upsampling, in float64. */
-export function axisMatrix(grid: number, out: number, sigma: number): Float64Array {
+function axisMatrix(grid: number, out: number, sigma: number): Float64Array {
   const up = bilinearMatrix(grid, out);
   if (sigma <= 0) return Float64Array.from(up);
   const k = gaussianKernel(sigma);

@@ -28,7 +28,7 @@ export const BANK_BLOCK = 32768;
  * pay off. Measured on Magnetic Tile banks (ResNet18, 1024 dims): 1568 rows, 2 extra: 6.5 ms
  * per frame (7 extra: 9.7; full product: 21); 15680 rows, 7 extra: 34 ms (full: 205).
  */
-export function extraCandidates(rows: number): number {
+function extraCandidates(rows: number): number {
   return rows < 4096 ? 2 : 7;
 }
 /**

@@ -6,7 +6,7 @@ import { testSamples, trainingImages } from '../src/io/dataset.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { computeMetrics, scoreSamples } from '../src/eval/evaluate.js';
-import { fitBank } from '../src/patchcore/fit.js';
+import { FIT_DEFAULTS, fitBank } from '../src/patchcore/fit.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
 import type { ResizePolicy } from '../src/preprocess/transform.js';
 
@@ -49,17 +49,13 @@ for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
     runtime,
     train,
     {
+      ...FIT_DEFAULTS,
       backbone,
       backboneRef: 'mobilenetv2',
       layers: c.layers,
-      head: { patchsize: 3, pretrainDim: c.pretrainDim, targetDim: c.targetDim },
+      head: { ...FIT_DEFAULTS.head, pretrainDim: c.pretrainDim, targetDim: c.targetDim },
       resize,
-      coreset: { method: 'approximate', percentage: c.coreset, seed: 0 },
-      k: 1,
-      mapSigma: 4,
-      holdout: 0.1,
-      calibration: { quantile: 0.99, margin: 0.1 },
-      batchSize: 8,
+      coreset: { ...FIT_DEFAULTS.coreset, percentage: c.coreset },
       folder: data,
     },
     quiet,

@@ -22,7 +22,7 @@ import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { fitBank } from '../src/patchcore/fit.js';
 import { selectCoresetOfPoints } from '../src/patchcore/coreset.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
-import type { ResultPayload } from '../src/publish/payloads.js';
+import type { ResultPayload } from '../src/publish/payload-schema.js';
 import { loadBatch } from '../src/preprocess/batch.js';
 import { exportedBackbone } from './exported-backbone.js';
 import { referenceUnavailable, runReference, type ReferenceResult } from './reference.js';

@@ -6,9 +6,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig } from '../src/config/load.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
-import type { ScoredFrame } from '../src/pipeline/frame.js';
+import type { ScoredFrame } from '../src/core/frame.js';
 import { InspectionService } from '../src/service/service.js';
-import { fitWebBank } from '../src/synth/web-bank.js';
+import { fitWebBank } from '../src/demo/web-bank.js';
 import { exportedBackbone } from './exported-backbone.js';
 import { median, percentile, type BenchRow } from './stats.js';
 

@@ -7,7 +7,7 @@ import { readNpyFloat32 } from '../src/io/npy.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { boundApplies, boundProjection } from '../src/patchcore/knn-bound.js';
 import { KnnScorer, type ScorerOptions } from '../src/patchcore/scorer.js';
-import { seededRandom } from '../src/synth/texture.js';
+import { seededRandom } from '../src/core/random.js';
 import { sharedPath } from './helpers/shared.js';
 
 /** Rows near a few low-rank clusters: the structure PatchCore embeddings have. */

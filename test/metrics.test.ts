@@ -1,8 +1,9 @@
 // Metrics on cases with known answers (sklearn semantics, MVTec AUPRO definition).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { labelRegions } from '../src/eval/regions.js';
-import { auroc, f1AtThreshold, f1OptimalThreshold, ProAccumulator, quantile } from '../src/patchcore/metrics.js';
+import { labelRegions } from '../src/imaging/connected-regions.js';
+import { auroc, ProAccumulator } from '../src/eval/auc.js';
+import { f1AtThreshold, f1OptimalThreshold, quantile } from '../src/patchcore/calibration.js';
 import { normalizeScore } from '../src/patchcore/patchcore.js';
 
 describe('metrics', () => {

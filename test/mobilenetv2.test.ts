@@ -7,7 +7,7 @@ import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { Embedder } from '../src/patchcore/embedder.js';
 import { imagesToBatch } from '../src/preprocess/batch.js';
 import { cropImage, REFERENCE_RESIZE } from '../src/preprocess/transform.js';
-import { texture } from '../src/synth/texture.js';
+import { texture } from './helpers/texture.js';
 import { useTestCache } from './helpers/cache.js';
 import { sharedPath } from './helpers/shared.js';
 

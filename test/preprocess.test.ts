@@ -9,7 +9,8 @@ import { readNpyFloat32 } from '../src/io/npy.js';
 import { decodeImage, readImage } from '../src/preprocess/decode.js';
 import { loadBatch } from '../src/preprocess/batch.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
-import { applyResizePolicy, centerCrop, IMAGENET_NORMALIZATION, maskToFloat, REFERENCE_RESIZE, shorterSideSize } from '../src/preprocess/transform.js';
+import { applyResizePolicy, centerCrop, IMAGENET_NORMALIZATION, REFERENCE_RESIZE, shorterSideSize } from '../src/preprocess/transform.js';
+import { maskToFloat } from './helpers/reference-transforms.js';
 import { compareClose } from './helpers/compare.js';
 import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { SyntheticWeb } from '../src/capture/synthetic-web.js';
+import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { useTestCache } from './helpers/cache.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';

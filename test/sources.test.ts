@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { captureSource, folderSource, FREE_FLOW, syntheticWebSource, type SourceEvents } from '../src/capture/sources.js';
+import { folderSource } from '../src/capture/folder-source.js';
+import type { SourceEvents } from '../src/capture/source-events.js';
+import { syntheticWebSource } from '../src/capture/synthetic-web-source.js';
+import { videoSource } from '../src/capture/video-source.js';
+import { FREE_FLOW } from './helpers/reference-transforms.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'patchline-sources-'));
@@ -36,7 +40,7 @@ describe('sources', () => {
     const w = new cv.VideoWriter(path, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(64, 48));
     for (let i = 0; i < 5; i++) w.write(new cv.Mat(48, 64, cv.CV_8UC3, [i * 40, 0, 0]));
     w.release();
-    const frames = await firstValueFrom(captureSource({ device: path, live: false }, FREE_FLOW, events()).pipe(toArray()));
+    const frames = await firstValueFrom(videoSource({ device: path, live: false }, FREE_FLOW, events()).pipe(toArray()));
     assert.equal(frames.length, 5);
     assert.deepEqual(frames.map((f) => f.position.index), [0, 1, 2, 3, 4]);
     assert.deepEqual([frames[0]!.image.width, frames[0]!.image.height], [64, 48]);
@@ -44,7 +48,7 @@ describe('sources', () => {
 
   test('a live camera that fails reconnects with exponential backoff', async () => {
     const ev = events();
-    const sub = captureSource({ device: join(dir, 'no-such-camera.avi'), live: true, reconnect: { initialMs: 20, maxMs: 80 } }, FREE_FLOW, ev).subscribe();
+    const sub = videoSource({ device: join(dir, 'no-such-camera.avi'), live: true, reconnect: { initialMs: 20, maxMs: 80 } }, FREE_FLOW, ev).subscribe();
     const until = Date.now() + 5000;
     while (ev.reconnects.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     sub.unsubscribe();

@@ -10,7 +10,7 @@ import sparkplug from 'sparkplug-payload';
 import { defaultConfig } from '../src/config/load.js';
 import { SparkplugNode, sparkplugTopics } from '../src/publish/sparkplug.js';
 import { InspectionService } from '../src/service/service.js';
-import type { ScoredFrame } from '../src/pipeline/frame.js';
+import type { ScoredFrame } from '../src/core/frame.js';
 import { useTestCache } from './helpers/cache.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { SHARED_DIR } from './helpers/shared.js';

@@ -2,10 +2,10 @@
 // reported once at its web position, a clean web reports nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SyntheticWeb } from '../src/capture/synthetic-web.js';
-import type { LineChunk } from '../src/pipeline/frame.js';
-import { WebMapMerger } from '../src/pipeline/web-map.js';
-import { tileColumns, WebTiler, type TileGeometry } from '../src/pipeline/web-tiler.js';
+import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
+import type { LineChunk } from '../src/core/frame.js';
+import { WebMapMerger } from '../src/linescan/web-map.js';
+import { tileColumns, WebTiler, type TileGeometry } from '../src/linescan/web-tiler.js';
 
 const g: TileGeometry = { webWidth: 300, tileWidth: 128, tileHeight: 128, overlap: 32 };
 

@@ -100,12 +100,6 @@ export function optionalString(values: ParsedOptions, name: string): string | un
   return typeof v === 'string' ? v : undefined;
 }
 
-export function requireList(cmd: CommandSpec, values: ParsedOptions, name: string): string[] {
-  const v = values[name];
-  if (!Array.isArray(v) || v.length === 0) throw new UsageError(`patchline ${cmd.name}: --${name} needs at least one value`);
-  return v;
-}
-
 export function intOption(cmd: CommandSpec, values: ParsedOptions, name: string, min = 1): number {
   const raw = values[name];
   if (raw === undefined) throw new UsageError(`patchline ${cmd.name}: --${name} is required`);

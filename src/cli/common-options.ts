@@ -2,6 +2,7 @@
 // one set of defaults, one validation.
 import { modelDir, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
 import type { HeadParams } from '../patchcore/embedder.js';
+import { FIT_DEFAULTS } from '../patchcore/fit.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
 import { intOption, optionalString, sizeOption, UsageError, type CommandSpec, type OptionDoc, type ParsedOptions } from './args.js';
 
@@ -15,14 +16,14 @@ export const BACKBONE_OPTIONS: Record<string, OptionDoc> = {
 };
 
 export const HEAD_OPTIONS: Record<string, OptionDoc> = {
-  patchsize: { type: 'string', value: 'P', default: '3', help: 'neighbourhood pooled into each patch feature' },
-  'pretrain-dim': { type: 'string', value: 'D1', default: '1024', help: 'per-layer feature length after adaptive pooling' },
-  'target-dim': { type: 'string', value: 'D2', default: '1024', help: 'embedding length after aggregating layers' },
+  patchsize: { type: 'string', value: 'P', default: String(FIT_DEFAULTS.head.patchsize), help: 'neighbourhood pooled into each patch feature' },
+  'pretrain-dim': { type: 'string', value: 'D1', default: String(FIT_DEFAULTS.head.pretrainDim), help: 'per-layer feature length after adaptive pooling' },
+  'target-dim': { type: 'string', value: 'D2', default: String(FIT_DEFAULTS.head.targetDim), help: 'embedding length after aggregating layers' },
 };
 
 export const RESIZE_OPTIONS: Record<string, OptionDoc> = {
-  resize: { type: 'string', value: 'R', default: '256', help: 'shorter image side before the centre crop' },
-  crop: { type: 'string', value: 'C', default: '224', help: 'centre crop size (model input)' },
+  resize: { type: 'string', value: 'R', default: String(FIT_DEFAULTS.resize.resize), help: 'shorter image side before the centre crop' },
+  crop: { type: 'string', value: 'C', default: String(FIT_DEFAULTS.resize.crop), help: 'centre crop size (model input)' },
   size: { type: 'string', value: 'WxH', help: 'instead of resize+crop: resize the whole image to exactly WxH' },
 };
 

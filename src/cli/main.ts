@@ -4,7 +4,7 @@ import { demoCommand, runDemo } from './commands/demo.js';
 import { embedCommand, runEmbed } from './commands/embed.js';
 import { evalCommand, runEval } from './commands/eval.js';
 import { fitCommand, runFit } from './commands/fit.js';
-import { runModel } from './commands/model.js';
+import { runModel } from './commands/model/index.js';
 import { configCommand, runConfig } from './commands/config.js';
 import { runCommand, runRun } from './commands/run.js';
 

@@ -3,7 +3,6 @@
 // `patchline config` prints its defaults and its JSON Schema.
 import { z } from 'zod';
 
-
 const syntheticSource = z
   .object({
     type: z.literal('synthetic-web'),
@@ -43,7 +42,7 @@ const captureSource = z
         maxMs: z.number().int().min(10).default(30000),
       })
       .strict()
-      .default({ initialMs: 500, maxMs: 30000 })
+      .prefault({})
       .describe('backoff between reconnection attempts when the camera drops'),
   })
   .strict();
@@ -52,15 +51,7 @@ export const configSchema = z
   .object({
     line: z.string().regex(/^[A-Za-z0-9_-]+$/).default('line1').describe('production line id (MQTT topic level)'),
     camera: z.string().regex(/^[A-Za-z0-9_-]+$/).default('cam1').describe('camera id (MQTT topic level)'),
-    source: z.discriminatedUnion('type', [syntheticSource, folderSource, videoSource, captureSource]).default({
-      type: 'synthetic-web',
-      width: 448,
-      linesPerChunk: 64,
-      linesPerSecond: 0,
-      seed: 1,
-      defectEvery: 900,
-      lines: 0,
-    }),
+    source: z.discriminatedUnion('type', [syntheticSource, folderSource, videoSource, captureSource]).prefault({ type: 'synthetic-web' }),
     linescan: z
       .object({
         enabled: z.boolean().optional().describe('tile a stream of lines into frames (default: on for synthetic-web, off otherwise)'),
@@ -69,7 +60,7 @@ export const configSchema = z
         mmPerPixel: z.number().min(0).default(0).describe('pixel size across the web in mm (0 = pixels only)'),
       })
       .strict()
-      .default({ overlap: 32, mmPerLine: 0, mmPerPixel: 0 }),
+      .prefault({}),
     model: z
       .object({
         bank: z.string().min(1).optional().describe("bank file from 'patchline fit' (the demo fits its own)"),
@@ -92,10 +83,10 @@ export const configSchema = z
             workspaceMb: z.number().int().min(64).default(1024).describe('TensorRT builder workspace'),
           })
           .strict()
-          .default({ fp16: true, workspaceMb: 1024 }),
+          .prefault({}),
       })
       .strict()
-      .default({ executionProviders: ['cpu'], fused: false, tensorrt: { fp16: true, workspaceMb: 1024 } }),
+      .prefault({}),
     pipeline: z
       .object({
         batchSize: z
@@ -118,7 +109,7 @@ export const configSchema = z
         drainTimeoutMs: z.number().int().min(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
       })
       .strict()
-      .default({ batchSize: 1, batchTimeoutMs: 50, batchesInFlight: 2, queueSize: 16, queuePolicy: 'drop-oldest', minRegionArea: 16, drainTimeoutMs: 5000 }),
+      .prefault({}),
     mqtt: z
       .object({
         url: z.string().optional().describe('broker URL (mqtt://, mqtts://, ws://); absent = an in-process broker on localhost (demo)'),
@@ -146,7 +137,7 @@ export const configSchema = z
             deviceId: z.string().regex(/^[^#+/]+$/).optional().describe('device id (default: the camera id)'),
           })
           .strict()
-          .default({ enabled: false, groupId: 'patchline' }),
+          .prefault({}),
         heatmap: z
           .object({
             enabled: z.boolean().default(true),
@@ -155,10 +146,10 @@ export const configSchema = z
             quality: z.number().int().min(1).max(100).default(80),
           })
           .strict()
-          .default({ enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 }),
+          .prefault({}),
       })
       .strict()
-      .default({ prefix: 'patchline', qos: 1, offlineQueue: 10000, sparkplug: { enabled: false, groupId: 'patchline' }, heatmap: { enabled: true, format: 'jpeg', maxPerSecond: 2, quality: 80 } }),
+      .prefault({}),
     metrics: z
       .object({
         enabled: z.boolean().default(true),
@@ -166,14 +157,14 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),
       })
       .strict()
-      .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
+      .prefault({}),
     output: z
       .object({
         heatmapDir: z.string().optional().describe('also write heat-map images of anomalous frames here'),
         resultsFile: z.string().optional().describe('also append every result here, one JSON object per line (the MQTT result payload): a local record that needs no broker'),
       })
       .strict()
-      .default({}),
+      .prefault({}),
   })
   .strict();
 

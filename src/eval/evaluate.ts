@@ -5,11 +5,12 @@ import type { TestSample } from '../io/dataset.js';
 import { readImage } from '../preprocess/decode.js';
 import { imagesToBatch } from '../preprocess/batch.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
-import { aurocSplit, auroc, f1AtThreshold, ProAccumulator } from '../patchcore/metrics.js';
+import { f1AtThreshold } from '../patchcore/calibration.js';
+import { aurocSplit, auroc, ProAccumulator } from './auc.js';
 import type { PatchCore } from '../patchcore/patchcore.js';
 import { forEachBatch } from '../patchcore/fit.js';
 import { loadMask } from './masks.js';
-import { labelRegions } from './regions.js';
+import { labelRegions } from '../imaging/connected-regions.js';
 
 export interface ScoredSample extends TestSample {
   score: number;

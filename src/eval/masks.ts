@@ -1,7 +1,7 @@
 // Ground-truth masks through the same geometry as their images, with the reference's rule:
 // after the bilinear resize only pixels that are exactly 1.0 (255) count as defective.
 import { readImage } from '../preprocess/decode.js';
-import type { Image8 } from '../preprocess/image.js';
+import type { Image8 } from '../core/image.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 import { applyResizePolicy, type ResizePolicy } from '../preprocess/transform.js';
 

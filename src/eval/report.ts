@@ -5,7 +5,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { readImage } from '../preprocess/decode.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 import { applyResizePolicy, type ResizePolicy } from '../preprocess/transform.js';
-import { overlay } from '../render/overlay.js';
+import { overlay } from '../imaging/overlay.js';
 import type { EvalReport, ScoredSample } from './evaluate.js';
 
 async function writeOverlay(path: string, sample: ScoredSample, policy: ResizePolicy, threshold: number): Promise<void> {

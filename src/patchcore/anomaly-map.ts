@@ -2,25 +2,8 @@
 // (align_corners=False) of the patch grid to the input size, then scipy.ndimage.gaussian_filter
 // (sigma 4, truncate 4.0, mode 'reflect'), rows first, each pass stored as float32. The
 // arithmetic mirrors torch's and scipy's so maps are bitwise equal to the reference's.
+import { bilinearTaps } from './bilinear.js';
 
-/** torch align_corners=False source index and float32 weights for each output sample. */
-function bilinearTaps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array } {
-  const f = Math.fround;
-  const i0 = new Int32Array(outSize);
-  const i1 = new Int32Array(outSize);
-  const w0 = new Float32Array(outSize);
-  const w1 = new Float32Array(outSize);
-  const scale = f(inSize / outSize);
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(0, f(f(scale * (o + 0.5)) - 0.5));
-    const a = Math.floor(src);
-    i0[o] = a;
-    i1[o] = a < inSize - 1 ? a + 1 : a;
-    w1[o] = f(src - a);
-    w0[o] = f(1 - w1[o]!);
-  }
-  return { i0, i1, w0, w1 };
-}
 
 /** [h, w] -> [outH, outW], evaluated in float64 with float32 weights, rounded once. */
 export function resizeBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {

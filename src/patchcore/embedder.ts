@@ -5,7 +5,7 @@ import { preparedBackbonePath } from '../model/backbone.js';
 import { encodeModel } from '../model/onnx-graph.js';
 import type { InferenceRuntime, LoadedSession } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import type { TensorNCHW } from '../preprocess/image.js';
+import type { TensorNCHW } from '../core/image.js';
 import { buildEmbeddingHead, EMBEDDING_OUTPUT, headGrid, type HeadSpec, type LayerShape } from './embedding-head.js';
 
 export interface HeadParams {

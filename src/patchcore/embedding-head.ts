@@ -11,6 +11,7 @@
 // x matrix product (about 7 GFLOP per WRN50 frame). Results equal the reference to float32
 // rounding.
 import { DataType, GraphBuilder, valueInfo, type ModelProto } from '../model/onnx-graph.js';
+import { bilinearMatrix } from './bilinear.js';
 
 export interface LayerShape {
   /** Logical layer name; also the graph input name. */
@@ -81,27 +82,6 @@ export function adaptiveBins(inputLength: number, outputLength: number): Adaptiv
     }
   }
   return { size: outputLength, maxLength, index, mask, length };
-}
-
-/**
- * [outSize, inSize] matrix of torch's bilinear interpolation with align_corners=False:
- * src = max(0, (dst + 0.5) * in/out - 0.5), neighbours floor(src) and min(floor+1, in-1),
- * weights computed in float32 like torch's CPU kernel.
- */
-export function bilinearMatrix(inSize: number, outSize: number): Float32Array {
-  const f = Math.fround;
-  const m = new Float32Array(outSize * inSize);
-  const scale = f(inSize / outSize);
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(0, f(f(scale * (o + 0.5)) - 0.5));
-    const i0 = Math.floor(src);
-    const step = i0 < inSize - 1 ? 1 : 0;
-    const l1 = f(src - i0);
-    const l0 = f(1 - l1);
-    m[o * inSize + i0] = f(m[o * inSize + i0]! + l0);
-    m[o * inSize + i0 + step] = f(m[o * inSize + i0 + step]! + l1);
-  }
-  return m;
 }
 
 function gcd(a: number, b: number): number {

@@ -1,18 +1,19 @@
 // Fitting: good images -> embeddings -> coreset memory bank -> calibrated threshold.
 // The training embeddings live in one preallocated array (the reference's memory bank before
 // subsampling); everything else is a fraction of it.
+import type { TensorNCHW } from '../core/image.js';
+import { PATCHLINE_VERSION } from '../core/version.js';
+import type { TestSample } from '../io/dataset.js';
 import type { ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { loadBatch } from '../preprocess/batch.js';
-import type { TensorNCHW } from '../preprocess/image.js';
-import { outputSize, type ResizePolicy } from '../preprocess/transform.js';
+import { outputSize, REFERENCE_RESIZE, type ResizePolicy } from '../preprocess/transform.js';
 import type { BankManifest, Calibration } from './bank-file.js';
+import { f1OptimalThreshold, quantile } from './calibration.js';
 import { PROJECTION_DIM, Projector, randomProjection, selectCoresetOfPoints, type CoresetMethod } from './coreset.js';
 import { EmbeddingSpool } from './embedding-spool.js';
 import { Embedder, type HeadParams } from './embedder.js';
-import { f1OptimalThreshold, quantile } from './metrics.js';
 import { PatchCore } from './patchcore.js';
-import type { TestSample } from '../io/dataset.js';
 
 export interface FitOptions {
   backbone: ResolvedBackbone;
@@ -33,6 +34,21 @@ export interface FitOptions {
   /** Folder for the temporary embedding file (default: the OS temp folder). */
   workDir?: string;
 }
+
+/**
+ * What `patchline fit` uses unless told otherwise (the reference's settings where it has them);
+ * the demo and the accuracy sweep start from these too.
+ */
+export const FIT_DEFAULTS = {
+  head: { patchsize: 3, pretrainDim: 1024, targetDim: 1024 },
+  resize: REFERENCE_RESIZE,
+  coreset: { method: 'approximate', percentage: 0.01, seed: 0 },
+  k: 1,
+  mapSigma: 4,
+  holdout: 0.1,
+  calibration: { quantile: 0.99, margin: 0.1 },
+  batchSize: 8,
+} as const satisfies Partial<FitOptions>;
 
 export interface FitProgress {
   stage(name: 'embed' | 'coreset' | 'calibrate', total: number, unit: string): { tick(n?: number): void; stop(): void };
@@ -116,7 +132,7 @@ export async function fitBank(runtime: InferenceRuntime, files: string[], opts: 
 
   const manifest: FitResult['manifest'] = {
     createdAt: new Date().toISOString(),
-    patchlineVersion: process.env.npm_package_version ?? '0.1.0',
+    patchlineVersion: PATCHLINE_VERSION,
     backbone: {
       ref: opts.backboneRef,
       name: opts.backbone.spec.name,

@@ -11,7 +11,7 @@
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../model/onnx-graph.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import { seededRandom } from '../synth/texture.js';
+import { seededRandom } from '../core/random.js';
 
 export interface BoundProjection {
   dim: number;

@@ -6,7 +6,7 @@
 // reference arithmetic (anomaly-map.ts) to rounding, not bit for bit.
 import { DataType, GraphBuilder, valueInfo, type ModelProto } from '../model/onnx-graph.js';
 import { gaussianKernel, reflect } from './anomaly-map.js';
-import { bilinearMatrix } from './embedding-head.js';
+import { bilinearMatrix } from './bilinear.js';
 import { SCORER_OUTPUTS } from './scorer-graph.js';
 
 export const MAP_OUTPUTS = { imageScores: 'image_scores', maps: 'anomaly_maps' } as const;

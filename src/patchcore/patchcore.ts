@@ -3,7 +3,7 @@
 import { BackboneError, backboneSha256, modelDir, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import type { TensorNCHW } from '../preprocess/image.js';
+import type { TensorNCHW } from '../core/image.js';
 import { anomalyMap } from './anomaly-map.js';
 import type { Bank, BankManifest } from './bank-file.js';
 import { Embedder } from './embedder.js';

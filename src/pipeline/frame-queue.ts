@@ -3,7 +3,7 @@
 // When full, 'drop-oldest' drops (and reports) the oldest frame; 'block' makes the source wait
 // (its `flow.room()` resolves only when there is room).
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Flow } from '../capture/sources.js';
+import type { Flow } from '../core/flow.js';
 
 export interface QueueOptions {
   capacity: number;

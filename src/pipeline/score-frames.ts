@@ -1,13 +1,13 @@
 // The inference stage: a batch of frames -> preprocessing -> backbone + head + kNN in the
 // worker -> scored frames with maps and (for area frames) defect regions.
 import { concatMap, from, map, type OperatorFunction } from 'rxjs';
+import type { DefectRegion, Frame, ScoredFrame } from '../core/frame.js';
+import { findRegions, publicRegion } from '../imaging/defect-regions.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
+import { normalizeScore } from '../patchcore/patchcore.js';
 import { imagesToBatch } from '../preprocess/batch.js';
 import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
-import { normalizeScore } from '../patchcore/patchcore.js';
 import type { ModelSlot } from './active-model.js';
-import type { DefectRegion, Frame, ScoredFrame } from './frame.js';
-import { findRegions, publicRegion } from './regions.js';
 
 /** Map pixel (model input) -> frame pixel for a resize policy. */
 export function mapToFrame(policy: ResizePolicy, frame: { width: number; height: number }): (x: number, y: number) => { x: number; y: number } {
@@ -44,7 +44,7 @@ export interface ScoreOptions {
  * batches in flight the main thread prepares one while the worker runs the other; results
  * still leave in batch order.
  */
-export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame & { view: Frame['image'] }> {
+export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame> {
   const score = async (frames: Frame[]) => {
     const { model, bankId } = slot.current;
     const { width, height } = model.manifest.input;

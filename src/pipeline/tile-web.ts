@@ -1,8 +1,8 @@
 // Line chunks -> tiles as frames. A chunk that does not fit (wrong width, lines missing) is
 // counted and the tiling restarts at the next chunk, so a glitch never stops the stream.
 import { mergeMap, type OperatorFunction } from 'rxjs';
-import type { Frame, LineChunk } from './frame.js';
-import { WebTiler, type TileGeometry } from './web-tiler.js';
+import type { Frame, LineChunk } from '../core/frame.js';
+import { WebTiler, type TileGeometry } from '../linescan/web-tiler.js';
 
 /** A `geometry.webWidth` of 0 is set from the first chunk (cameras whose width is not configured). */
 export function tileWeb(geometry: TileGeometry, hooks: { onBadChunk(chunk: LineChunk, e: Error): void; onLines(n: number): void }): OperatorFunction<LineChunk, Frame> {

@@ -1,6 +1,6 @@
 // Files -> one normalised NCHW batch, the reference's MVTecDataset transform per image.
 import { readImage } from './decode.js';
-import type { Image8, TensorNCHW } from './image.js';
+import type { Image8, TensorNCHW } from '../core/image.js';
 import { applyResizePolicy, normalizeToCHW, outputSize, type Normalization, type ResizePolicy } from './transform.js';
 
 export function imagesToBatch(images: Image8[], policy: ResizePolicy, norm: Normalization): TensorNCHW {

@@ -1,7 +1,7 @@
 // Image decoding at the edge of the pipeline: bytes -> OpenCV -> interleaved 8-bit RGB or gray.
 // Every failure names the file, because a line of thousands of images must say which one broke.
 import { readFile } from 'node:fs/promises';
-import type { Image8 } from './image.js';
+import type { Image8 } from '../core/image.js';
 import { loadOpenCV } from './opencv.js';
 
 export class ImageDecodeError extends Error {

@@ -3,7 +3,7 @@
 // through it, and OpenCV's INTER_LINEAR/INTER_AREA give different pixels, so patchline carries
 // its own copy of the arithmetic: float64 triangle weights, 22-bit fixed point, horizontal pass
 // first, uint8 intermediate.
-import type { Image8 } from './image.js';
+import type { Image8 } from '../core/image.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);

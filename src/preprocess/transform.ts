@@ -1,6 +1,6 @@
 // Geometry and normalisation from a decoded image to the backbone's input tensor, with the
 // reference's arithmetic (torchvision 0.14 Resize/CenterCrop/ToTensor/Normalize on PIL images).
-import type { Image8 } from './image.js';
+import type { Image8 } from '../core/image.js';
 import { resizeBilinearPillow } from './pillow-resize.js';
 
 /**
@@ -14,7 +14,7 @@ export type ResizePolicy =
   | { mode: 'shorter-side'; resize: number; crop: number }
   | { mode: 'exact'; width: number; height: number };
 
-export const REFERENCE_RESIZE: ResizePolicy = { mode: 'shorter-side', resize: 256, crop: 224 };
+export const REFERENCE_RESIZE = { mode: 'shorter-side', resize: 256, crop: 224 } as const satisfies ResizePolicy;
 
 export interface Normalization {
   mean: [number, number, number];
@@ -91,12 +91,4 @@ export function normalizeToCHW(img: Image8, norm: Normalization, out: Float32Arr
     const base = offset + c * plane;
     for (let i = 0; i < plane; i++) out[base + i] = lut[img.data[i * 3 + c]!]!;
   }
-}
-
-/** Mask transform of the reference: same geometry, then u8/255 without normalisation. */
-export function maskToFloat(mask: Image8): Float32Array {
-  if (mask.channels !== 1) throw new RangeError(`expected a single-channel mask, got ${mask.channels} channels`);
-  const out = new Float32Array(mask.width * mask.height);
-  for (let i = 0; i < out.length; i++) out[i] = Math.fround(mask.data[i]! / 255);
-  return out;
 }

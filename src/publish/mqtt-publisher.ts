@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import type { StatusPayload, Topics } from './payloads.js';
+import type { StatusPayload } from './payload-schema.js';
+import type { Topics } from './payloads.js';
+import type { ResultSink, ScoredResult } from './result-sink.js';
 
 export interface PublisherOptions {
   url: string;
@@ -17,6 +19,8 @@ export interface PublisherOptions {
   qos: 0 | 1 | 2;
   protocolVersion: 4 | 5;
   offlineQueue: number;
+  /** On close: how long queued results may take to be acknowledged. */
+  flushTimeoutMs: number;
   /** Messages handed to mqtt.js at once while connected. */
   window?: number;
 }
@@ -26,7 +30,8 @@ interface Pending {
   payload: Buffer;
 }
 
-export class MqttPublisher {
+export class MqttPublisher implements ResultSink {
+  readonly name = 'MQTT results';
   readonly client: MqttClient;
   private readonly queue: Pending[] = [];
   private inFlight = 0;
@@ -100,6 +105,10 @@ export class MqttPublisher {
     return this.queue.length + this.inFlight;
   }
 
+  handle(result: ScoredResult): void {
+    this.publishResult(result.payload());
+  }
+
   /** Queues a result; never blocks the pipeline. */
   publishResult(payload: unknown): void {
     if (this.queue.length >= this.opts.offlineQueue) {
@@ -155,10 +164,14 @@ export class MqttPublisher {
     });
   }
 
-  /** Publishes the offline status (a clean stop sends no last will) and disconnects. */
+  /**
+   * Waits for queued results (at most `flushTimeoutMs`), publishes the offline status (a clean
+   * stop sends no last will) and disconnects.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!(await this.flush(this.opts.flushTimeoutMs))) this.log(`shutdown: ${this.queued} result(s) not acknowledged by the broker`);
     if (this.client.connected) {
       await new Promise<void>((r) => this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true }, () => r()));
     }

@@ -49,6 +49,9 @@ export const statusSchema = z
   })
   .strict();
 
+export type ResultPayload = z.infer<typeof resultSchema>;
+export type StatusPayload = z.infer<typeof statusSchema>;
+
 export function payloadJsonSchemas(): { result: unknown; status: unknown } {
   return { result: z.toJSONSchema(resultSchema), status: z.toJSONSchema(statusSchema) };
 }

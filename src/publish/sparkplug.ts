@@ -5,8 +5,9 @@
 // MQTT connection.
 import mqtt, { type MqttClient } from 'mqtt';
 import sparkplug from 'sparkplug-payload';
+import type { ScoredFrame } from '../core/frame.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import type { ScoredFrame } from '../pipeline/frame.js';
+import type { ResultSink, ScoredResult } from './result-sink.js';
 
 const spb = sparkplug.get('spBv1.0')!;
 type Metric = Parameters<typeof spb.encodePayload>[0]['metrics'] extends (infer M)[] | null | undefined ? M : never;
@@ -20,6 +21,8 @@ export interface SparkplugOptions {
   username?: string;
   password?: string;
   version: string;
+  /** Results per second, published with every DDATA. */
+  framesPerSecond?: () => number;
 }
 
 export function sparkplugTopics(o: Pick<SparkplugOptions, 'groupId' | 'edgeNodeId' | 'deviceId'>) {
@@ -34,7 +37,8 @@ export function sparkplugTopics(o: Pick<SparkplugOptions, 'groupId' | 'edgeNodeI
   };
 }
 
-export class SparkplugNode {
+export class SparkplugNode implements ResultSink {
+  readonly name = 'Sparkplug';
   private readonly client: MqttClient;
   private readonly topics: ReturnType<typeof sparkplugTopics>;
   /** Birth/death sequence: one per session, in NBIRTH and in the NDEATH will. */
@@ -125,6 +129,10 @@ export class SparkplugNode {
       { name: 'Properties/patchline version', type: 'String', value: this.opts.version },
     ]);
     this.send(this.topics.dbirth, this.deviceMetrics(this.last));
+  }
+
+  handle({ frame }: ScoredResult): void {
+    this.publishResult(frame, this.opts.framesPerSecond?.() ?? 0);
   }
 
   publishResult(f: ScoredFrame, framesPerSecond: number): void {

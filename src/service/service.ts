@@ -1,53 +1,47 @@
 // The running inspection service: model, broker connection, metrics endpoint and pipeline,
 // started from one validated config, stopped cleanly (drain, flush, offline status).
-import { createWriteStream, unwatchFile, watchFile, type WriteStream } from 'node:fs';
-import { basename } from 'node:path';
 import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
+import type { ScoredFrame } from '../core/frame.js';
+import { PATCHLINE_VERSION } from '../core/version.js';
 import { startMetricsServer } from '../metrics/http-server.js';
 import { PipelineMetrics } from '../metrics/metrics.js';
+import type { ResolvedBackbone } from '../model/backbone.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
 import { providerEnvironment } from '../model/providers.js';
 import { readBank, type Bank, type BankManifest } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
 import { ModelSlot } from '../pipeline/active-model.js';
-import type { ScoredFrame } from '../pipeline/frame.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
 import { resultPayload, topics } from '../publish/payloads.js';
+import { closeSinks, fanOut, type ResultSink } from '../publish/result-sink.js';
 import { SparkplugNode } from '../publish/sparkplug.js';
+import { BankReloader, bankIdOf } from './bank-reloader.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
-
-function bankIdOf(path: string, sha: string): string {
-  return `${basename(path)}@${sha.slice(0, 12)}`;
-}
-
-export interface ServiceStats {
-  framesOut: number;
-  anomalies: number;
-  regions: number;
-  startedAt: number;
-  last?: ScoredFrame;
-}
+import { resultSinks } from './result-sinks.js';
+import { RunStats } from './run-stats.js';
 
 export class InspectionService {
   readonly metrics = new PipelineMetrics();
-  readonly stats: ServiceStats = { framesOut: 0, anomalies: 0, regions: 0, startedAt: Date.now() };
-  private runtime?: InferenceRuntime;
-  private publisher?: MqttPublisher;
-  private broker?: LocalBroker;
-  private http?: Awaited<ReturnType<typeof startMetricsServer>>;
-  private subscription?: Subscription;
-  private pipeline?: Pipeline;
-  private readonly stop$ = new Subject<void>();
-  private failure?: Error;
-  private finished?: Promise<void>;
-  private running = false;
-  private readonly releaseTimers = new Set<NodeJS.Timeout>();
-  private slot?: ModelSlot;
-  private unwatch?: () => void;
+  readonly stats = new RunStats();
   mqttUrl?: string;
   metricsUrl?: string;
+  private runtime?: InferenceRuntime;
+  private slot?: ModelSlot;
+  private broker?: LocalBroker;
+  private http?: Awaited<ReturnType<typeof startMetricsServer>>;
+  private publisher?: MqttPublisher;
+  private sinks: ResultSink[] = [];
+  private reloader?: BankReloader;
+  private pipeline?: Pipeline;
+  private subscription?: Subscription;
+  private readonly stop$ = new Subject<void>();
+  private finished?: Promise<void>;
+  private running = false;
+  private failure?: Error;
+  /** Session names of successive models stay apart in the shared runtime. */
+  private modelCounter = 0;
 
   constructor(
     readonly config: Config,
@@ -92,64 +86,67 @@ export class InspectionService {
       this.log(`mqtt: no broker configured; started an in-process broker at ${url}`);
     }
     this.mqttUrl = url;
+    const clientId = c.mqtt.clientId ?? `patchline-${c.line}-${c.camera}`;
     this.publisher = new MqttPublisher(
       {
         url,
-        clientId: c.mqtt.clientId ?? `patchline-${c.line}-${c.camera}`,
+        clientId,
         username: c.mqtt.username,
         password: c.mqtt.password,
         tls: c.mqtt.tls,
         qos: c.mqtt.qos,
         protocolVersion: c.mqtt.protocolVersion ?? (this.broker ? 4 : 5),
         offlineQueue: c.mqtt.offlineQueue,
+        flushTimeoutMs: c.pipeline.drainTimeoutMs,
       },
       topics(c.mqtt.prefix, c.line, c.camera),
-      { bank: bankId, backbone: m.backbone.name, version: process.env.npm_package_version ?? '0.1.0', heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format } },
+      { bank: bankId, backbone: m.backbone.name, version: PATCHLINE_VERSION, heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format } },
       this.metrics,
       this.log,
       (command) => this.onCommand(command),
     );
-    if (c.mqtt.sparkplug.enabled) {
-      this.sparkplug = new SparkplugNode(
-        {
-          url,
-          clientId: `${c.mqtt.clientId ?? `patchline-${c.line}-${c.camera}`}-spb`,
-          groupId: c.mqtt.sparkplug.groupId,
-          edgeNodeId: c.mqtt.sparkplug.edgeNodeId ?? c.line,
-          deviceId: c.mqtt.sparkplug.deviceId ?? c.camera,
-          username: c.mqtt.username,
-          password: c.mqtt.password,
-          version: process.env.npm_package_version ?? '0.1.0',
-        },
-        this.log,
-        this.metrics,
-      );
-    }
-    this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, publisher: this.publisher, log: this.log }, this.stop$);
-    if (c.output.resultsFile) {
-      const file = c.output.resultsFile;
-      this.resultsFile = createWriteStream(file, { flags: 'a' });
-      this.resultsFile.on('error', (e) => this.log(`output.resultsFile ${file}: ${e.message}; results still go to MQTT`));
-    }
-    // A new bank written over the configured file (patchline fit writes atomically) is picked up.
-    const bankPath = c.model.bank;
-    watchFile(bankPath, { interval: 1000 }, (now, before) => {
-      if (now.mtimeMs !== before.mtimeMs && now.size > 0) void this.reloadBank(bankPath, 'file changed');
+    const sparkplug = c.mqtt.sparkplug.enabled
+      ? new SparkplugNode(
+          {
+            url,
+            clientId: `${clientId}-spb`,
+            groupId: c.mqtt.sparkplug.groupId,
+            edgeNodeId: c.mqtt.sparkplug.edgeNodeId ?? c.line,
+            deviceId: c.mqtt.sparkplug.deviceId ?? c.camera,
+            username: c.mqtt.username,
+            password: c.mqtt.password,
+            version: PATCHLINE_VERSION,
+            framesPerSecond: () => this.stats.framesPerSecond(),
+          },
+          this.log,
+          this.metrics,
+        )
+      : undefined;
+    this.sinks = resultSinks({ config: c, metrics: this.metrics, publisher: this.publisher, stats: this.stats, sparkplug, onResult: this.onResult, log: this.log });
+    this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, log: this.log }, this.stop$);
+    this.reloader = new BankReloader({
+      slot: this.slot,
+      backbone: { backbone: c.model.backbone, modelDir: c.model.modelDir },
+      load: (b, bb) => this.loadModel(b, bb),
+      onSwapped: (manifest, id) => {
+        this.setModelInfo(manifest, id);
+        this.publisher?.setStatus({ bank: id });
+      },
+      metrics: this.metrics,
+      log: this.log,
     });
-    this.unwatch = () => unwatchFile(bankPath);
+    this.reloader.watch(c.model.bank);
     this.running = true;
     this.metrics.up.set(1);
+    const line = c.line;
+    const camera = c.camera;
     this.finished = new Promise<void>((resolve) => {
-      this.subscription = this.pipeline!.results.subscribe({
-        next: (f) => {
-          this.stats.framesOut++;
-          if (f.isAnomaly) this.stats.anomalies++;
-          this.stats.regions += f.regions.length;
-          this.stats.last = f;
-          this.sparkplug?.publishResult(f, this.framesPerSecond());
-          this.resultsFile?.write(`${JSON.stringify(resultPayload(f, c.line, c.camera))}\n`);
-          this.onResult?.(f);
-        },
+      this.subscription = this.pipeline!.scored.pipe(
+        fanOut(this.sinks, {
+          payload: (f, now) => resultPayload(f, line, camera, now),
+          onPayload: (ms) => this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000),
+        }),
+      ).subscribe({
         error: (e: Error) => {
           this.failure = e;
           this.running = false;
@@ -166,20 +163,7 @@ export class InspectionService {
     });
   }
 
-  private modelCounter = 0;
-  private resultsFile?: WriteStream;
-  private sparkplug?: SparkplugNode;
-  private rateWindow: number[] = [];
-
-  /** Results per second over the last 5 s. */
-  private framesPerSecond(): number {
-    const now = Date.now();
-    this.rateWindow.push(now);
-    while (this.rateWindow.length > 0 && this.rateWindow[0]! < now - 5000) this.rateWindow.shift();
-    return this.rateWindow.length / 5;
-  }
-
-  private async loadModel(bank: Bank, backbone: ReturnType<typeof bankBackbone>): Promise<PatchCore> {
+  private async loadModel(bank: Bank, backbone: ResolvedBackbone): Promise<PatchCore> {
     const m = bank.manifest;
     const model = await PatchCore.load(this.runtime!, bank, backbone, { prefix: `model${this.modelCounter++}`, fused: this.config.model.fused });
     // Warm-up: the first real frame should not pay for lazy initialisation.
@@ -197,44 +181,9 @@ export class InspectionService {
     else this.log(`mqtt: unknown command ${JSON.stringify(command)} (known: {"command":"reload-bank","bank":"<optional path>"})`);
   }
 
-  private reloading: Promise<void> = Promise.resolve();
-
-  /**
-   * Loads a bank beside the running one and swaps it in between two batches: no frame is
-   * dropped, each result names the bank that scored it. A bad bank is refused and the running
-   * one stays.
-   */
+  /** Loads a bank beside the running one and swaps it in between two batches (see BankReloader). */
   reloadBank(path: string, why: string): Promise<void> {
-    this.reloading = this.reloading.then(async () => {
-      if (!this.running || !this.slot) return;
-      try {
-        const bank = readBank(path);
-        const m = bank.manifest;
-        const old = this.slot.current;
-        const oldInput = old.model.manifest.input;
-        if (m.input.width !== oldInput.width || m.input.height !== oldInput.height) {
-          throw new Error(`its input is ${m.input.width}x${m.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`);
-        }
-        const backbone = bankBackbone(m, { backbone: this.config.model.backbone, modelDir: this.config.model.modelDir });
-        const bankId = bankIdOf(path, m.dataSha256);
-        const model = await this.loadModel(bank, backbone);
-        this.slot.swap({ model, bankId });
-        this.setModelInfo(m, bankId);
-        this.publisher?.setStatus({ bank: bankId });
-        this.metrics.bankReloads.inc({ result: 'ok' });
-        this.log(`bank reloaded (${why}): ${bankId}, threshold ${m.calibration.threshold.toFixed(3)}`);
-        // Batches that started with the old model finish first: release it a little later.
-        const timer = setTimeout(() => {
-          this.releaseTimers.delete(timer);
-          old.model.release().catch((e: Error) => this.log(`releasing the previous bank: ${e.message}`));
-        }, 5000);
-        this.releaseTimers.add(timer);
-      } catch (e) {
-        this.metrics.bankReloads.inc({ result: 'failed' });
-        this.log(`bank reload (${why}) refused, keeping ${this.slot?.current.bankId}: ${(e as Error).message}`);
-      }
-    });
-    return this.reloading;
+    return this.running && this.reloader ? this.reloader.reload(path, why) : Promise.resolve();
   }
 
   alive(): { ok: boolean; detail: string } {
@@ -257,25 +206,16 @@ export class InspectionService {
   }
 
   /**
-   * Stops the source, lets queued frames finish (at most `drainTimeoutMs`), flushes MQTT,
-   * publishes the offline status and releases everything.
+   * Stops the source, lets queued frames finish (at most `drainTimeoutMs`), flushes the sinks
+   * (MQTT: queued results, then the offline status) and releases everything.
    */
   async stop(): Promise<void> {
-    this.unwatch?.();
-    for (const t of this.releaseTimers) clearTimeout(t);
-    this.releaseTimers.clear();
+    this.reloader?.stop();
     this.stop$.next();
     const drained = await Promise.race([this.done().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs))]);
     if (!drained) this.log(`shutdown: frames still in flight after ${this.config.pipeline.drainTimeoutMs} ms were abandoned`);
     this.subscription?.unsubscribe();
-    if (this.publisher) {
-      const flushed = await this.publisher.flush(this.config.pipeline.drainTimeoutMs);
-      if (!flushed) this.log(`shutdown: ${this.publisher.queued} result(s) not acknowledged by the broker`);
-      await this.publisher.close();
-    }
-    await this.sparkplug?.close();
-    const results = this.resultsFile;
-    if (results) await new Promise<void>((r) => results.end(r));
+    await closeSinks(this.sinks, this.log);
     await this.runtime?.close();
     await this.http?.close();
     await this.broker?.close();

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '../../src/model/backbone.js';
-import { fitWebBank as fit } from '../../src/synth/web-bank.js';
+import { fitWebBank as fit } from '../../src/demo/web-bank.js';
 
 /** `coreset`: share kept (different shares give different banks for reload tests). */
 export async function fitWebBank(modelDir: string, coreset = 0.1): Promise<string> {

@@ -3,14 +3,14 @@
 // tiling, the worker, MQTT (an in-process broker), Prometheus metrics, heat-map images.
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import { SyntheticWeb, type SyntheticDefect } from '../../capture/synthetic-web.js';
+import type { DefectRegion } from '../../core/frame.js';
+import { fitWebBank, TILE, WEB_WIDTH } from '../../demo/web-bank.js';
+import { SyntheticWeb, type SyntheticDefect } from '../../linescan/synthetic-web.js';
 import { defaultConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DEFAULT_BACKBONE, modelDir, resolveBackbone } from '../../model/backbone.js';
 import { ensureModel } from '../../model/fetch-model.js';
-import type { DefectRegion } from '../../pipeline/frame.js';
 import { InspectionService } from '../../service/service.js';
-import { fitWebBank, TILE, WEB_WIDTH } from '../../synth/web-bank.js';
 import { intOption, optionalString, parseCommand, type CommandSpec } from '../args.js';
 import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';

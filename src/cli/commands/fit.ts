@@ -3,7 +3,7 @@ import { testSamples, trainingImages } from '../../io/dataset.js';
 import { InferenceRuntime } from '../../model/inference-runtime.js';
 import { writeBank } from '../../patchcore/bank-file.js';
 import type { CoresetMethod } from '../../patchcore/coreset.js';
-import { fitBank } from '../../patchcore/fit.js';
+import { FIT_DEFAULTS, fitBank } from '../../patchcore/fit.js';
 import { intOption, numberOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../args.js';
 import { BACKBONE_OPTIONS, backboneChoice, HEAD_OPTIONS, headParams, RESIZE_OPTIONS, resizePolicy } from '../common-options.js';
 import { progress } from '../progress.js';
@@ -15,16 +15,16 @@ export const fitCommand: CommandSpec = {
   options: {
     data: { type: 'string', value: 'DIR', help: 'MVTec-layout category (uses train/good) or a folder of good images' },
     out: { type: 'string', value: 'BANK', help: 'bank file to write (safetensors layout, docs/bank-format.md)' },
-    coreset: { type: 'string', value: 'SHARE', default: '0.01', help: 'share of patch embeddings kept in the bank' },
-    'coreset-method': { type: 'string', value: 'M', default: 'approximate', help: 'approximate (reference default), greedy (exact, O(N^2)) or identity (keep all)' },
-    seed: { type: 'string', value: 'N', default: '0', help: 'seed of the coreset projection and start points' },
-    k: { type: 'string', value: 'K', default: '1', help: 'nearest neighbours averaged into a patch score' },
-    sigma: { type: 'string', value: 'S', default: '4', help: 'Gaussian smoothing of anomaly maps (pixels; 0 = none)' },
-    holdout: { type: 'string', value: 'SHARE', default: '0.1', help: 'share of the good images kept out of the bank to calibrate the threshold (0 = none)' },
-    quantile: { type: 'string', value: 'Q', default: '0.99', help: 'threshold = this quantile of held-out good scores ...' },
-    margin: { type: 'string', value: 'M', default: '0.1', help: '... times (1 + margin)' },
+    coreset: { type: 'string', value: 'SHARE', default: String(FIT_DEFAULTS.coreset.percentage), help: 'share of patch embeddings kept in the bank' },
+    'coreset-method': { type: 'string', value: 'M', default: FIT_DEFAULTS.coreset.method, help: 'approximate (reference default), greedy (exact, O(N^2)) or identity (keep all)' },
+    seed: { type: 'string', value: 'N', default: String(FIT_DEFAULTS.coreset.seed), help: 'seed of the coreset projection and start points' },
+    k: { type: 'string', value: 'K', default: String(FIT_DEFAULTS.k), help: 'nearest neighbours averaged into a patch score' },
+    sigma: { type: 'string', value: 'S', default: String(FIT_DEFAULTS.mapSigma), help: 'Gaussian smoothing of anomaly maps (pixels; 0 = none)' },
+    holdout: { type: 'string', value: 'SHARE', default: String(FIT_DEFAULTS.holdout), help: 'share of the good images kept out of the bank to calibrate the threshold (0 = none)' },
+    quantile: { type: 'string', value: 'Q', default: String(FIT_DEFAULTS.calibration.quantile), help: 'threshold = this quantile of held-out good scores ...' },
+    margin: { type: 'string', value: 'M', default: String(FIT_DEFAULTS.calibration.margin), help: '... times (1 + margin)' },
     validation: { type: 'string', value: 'DIR', help: 'labelled folder (MVTec test layout): F1-optimal threshold instead of the holdout quantile' },
-    batch: { type: 'string', value: 'N', default: '8', help: 'images per backbone run' },
+    batch: { type: 'string', value: 'N', default: String(FIT_DEFAULTS.batchSize), help: 'images per backbone run' },
     'work-dir': { type: 'string', value: 'DIR', help: 'folder for the temporary embedding file (needs ~ images x patches x dim x 4 bytes; default: OS temp)' },
     ...BACKBONE_OPTIONS,
     ...HEAD_OPTIONS,

@@ -1,7 +1,7 @@
 // Defect regions: connected areas of an anomaly map at or above the threshold, with box, area
 // and peak.
-import { labelRegions } from '../eval/regions.js';
-import type { DefectRegion } from './frame.js';
+import type { DefectRegion } from '../core/frame.js';
+import { labelRegions } from './connected-regions.js';
 
 export interface RawRegion extends DefectRegion {
   /** Whether the region touches the map's last row (line-scan: may continue in later lines). */

@@ -1,8 +1,8 @@
 // Line-scan tiling: an endless web arrives as chunks of lines; the model wants fixed-size frames.
 // Tiles overlap by `overlap` pixels along the web and across it, so every defect lies whole
 // inside at least one tile; WebMapMerger puts their maps back together.
-import type { Image8 } from '../preprocess/image.js';
-import type { LineChunk } from './frame.js';
+import type { LineChunk } from '../core/frame.js';
+import type { Image8 } from '../core/image.js';
 
 export interface TileGeometry {
   webWidth: number;

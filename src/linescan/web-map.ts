@@ -3,8 +3,8 @@
 // shared pixels and sum to 1), so no seam appears. Lines are final once no later tile covers
 // them; regions still touching the newest final line wait for the next lines, so a defect cut
 // by a tile boundary comes out as one region.
-import type { DefectRegion } from './frame.js';
-import { findRegions, publicRegion } from './regions.js';
+import type { DefectRegion } from '../core/frame.js';
+import { findRegions, publicRegion } from '../imaging/defect-regions.js';
 import { tileColumns, type TileGeometry } from './web-tiler.js';
 
 interface Row {

@@ -2,12 +2,12 @@
 // streaming tests and benchmarks run with.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SyntheticWeb } from '../capture/synthetic-web.js';
+import { SyntheticWeb } from '../linescan/synthetic-web.js';
+import { WebTiler } from '../linescan/web-tiler.js';
 import type { ResolvedBackbone } from '../model/backbone.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
 import { writeBank, type BankManifest } from '../patchcore/bank-file.js';
-import { fitBank, type FitProgress } from '../patchcore/fit.js';
-import { WebTiler } from '../pipeline/web-tiler.js';
+import { FIT_DEFAULTS, fitBank, type FitProgress } from '../patchcore/fit.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 
 export const WEB_WIDTH = 448;
@@ -47,17 +47,16 @@ export async function fitWebBank(o: WebBankOptions): Promise<{ path: string; man
       runtime,
       files,
       {
+        ...FIT_DEFAULTS,
         backbone: o.backbone,
         backboneRef: o.backboneRef,
         layers: o.layers,
-        head: { patchsize: 3, pretrainDim: o.dim, targetDim: o.dim },
+        head: { ...FIT_DEFAULTS.head, pretrainDim: o.dim, targetDim: o.dim },
+        // Tiles are already at the model size; the threshold sits above every held-out clean tile.
         resize: { mode: 'exact', width: TILE, height: TILE },
-        coreset: { method: 'approximate', percentage: o.coreset, seed: 0 },
-        k: 1,
-        mapSigma: 4,
+        coreset: { ...FIT_DEFAULTS.coreset, percentage: o.coreset },
         holdout: 0.15,
         calibration: { quantile: 1, margin: 0.15 },
-        batchSize: 8,
         folder: join(o.dir, 'train'),
       },
       o.progress ?? { stage: () => ({ tick() {}, stop() {} }) },

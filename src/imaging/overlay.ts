@@ -1,6 +1,6 @@
 // Heat-map overlays for people: the image with the anomaly map in JET colours (green-yellow at
 // the threshold, red above) and, when known, the ground truth outlined in white.
-import type { Image8 } from '../preprocess/image.js';
+import type { Image8 } from '../core/image.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 
 type Mat = InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>;

@@ -1,18 +1,7 @@
-// Seeded procedural textures: the embedded demo's "product" and test material that needs no
-// files. Deterministic for a seed on every machine (integer PRNG, no Math.random).
-import type { Image8 } from '../preprocess/image.js';
-
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded procedural textures: test material that needs no files. Deterministic for a seed on
+// every machine (integer PRNG, no Math.random).
+import type { Image8 } from '../../src/core/image.js';
+import { seededRandom } from '../../src/core/random.js';
 
 export type TextureKind = 'stripes' | 'weave' | 'grain';
 

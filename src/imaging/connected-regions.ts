@@ -1,5 +1,6 @@
-// Connected defect regions of a binary mask (8-connectivity, as the MVTec AD evaluation's
-// scipy.ndimage.label with a 3x3 structure), for the per-region overlap metric.
+// Connected regions of a binary mask (8-connectivity, as the MVTec AD evaluation's
+// scipy.ndimage.label with a 3x3 structure): defect regions of live anomaly maps and the
+// ground-truth regions of the per-region overlap metric.
 
 /** Labels 1..R for foreground pixels (mask != 0), 0 for background; sizes[r] = pixel count. */
 export function labelRegions(mask: Uint8Array, width: number, height: number): { labels: Int32Array; sizes: number[] } {

@@ -2,12 +2,11 @@
 // every anomalous frame's overlay to a folder.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { overlayJpeg } from '../imaging/overlay.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import type { Image8 } from '../preprocess/image.js';
-import { toFloat16 } from '../publish/payloads.js';
-import type { MqttPublisher } from '../publish/mqtt-publisher.js';
-import { overlayJpeg } from '../render/overlay.js';
-import type { ScoredFrame } from './frame.js';
+import { toFloat16 } from './float16.js';
+import type { MqttPublisher } from './mqtt-publisher.js';
+import type { ResultSink, ScoredResult } from './result-sink.js';
 
 /** Token bucket: `perSecond` tokens, at most `perSecond` stored (at least 1). */
 export class RateLimiter {
@@ -46,7 +45,8 @@ export interface HeatmapOptions {
   dir?: string;
 }
 
-export class HeatmapSink {
+export class HeatmapSink implements ResultSink {
+  readonly name = 'heat maps';
   private readonly limiter: RateLimiter;
 
   constructor(
@@ -58,7 +58,7 @@ export class HeatmapSink {
     if (opts.dir) mkdirSync(opts.dir, { recursive: true });
   }
 
-  async handle(f: ScoredFrame & { view: Image8 }): Promise<void> {
+  async handle({ frame: f }: ScoredResult): Promise<void> {
     let jpeg: Buffer | undefined;
     const overlayOnce = async () => (jpeg ??= await overlayJpeg(f.view, f.map(), f.threshold, this.opts.quality));
     if (this.opts.dir && f.isAnomaly) {
@@ -73,4 +73,6 @@ export class HeatmapSink {
     const payload = this.opts.format === 'jpeg' ? await overlayOnce() : Buffer.from(toFloat16(f.map()));
     this.publisher.publishHeatmap(payload, props);
   }
+
+  async close(): Promise<void> {}
 }

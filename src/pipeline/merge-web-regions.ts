@@ -2,8 +2,8 @@
 // final with it (web coordinates), so every defect is reported once. Results leave one tile
 // late: when the web ends, the regions still open go out with the last tile.
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { ScoredFrame } from './frame.js';
-import type { WebMapMerger } from './web-map.js';
+import type { ScoredFrame } from '../core/frame.js';
+import type { WebMapMerger } from '../linescan/web-map.js';
 
 /** `createMerger` runs at the first tile, once the web's width is known. */
 export function mergeWebRegions<T extends ScoredFrame>(createMerger: () => WebMapMerger): OperatorFunction<T, T> {

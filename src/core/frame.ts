@@ -1,6 +1,6 @@
 // What travels down the pipeline: frames from cameras or tiles cut from a line-scan web, then
 // the same frames with their scores and maps.
-import type { Image8 } from '../preprocess/image.js';
+import type { Image8 } from './image.js';
 
 export interface FramePosition {
   /** Frame index within its source (area cameras, folders, videos). */
@@ -48,6 +48,8 @@ export interface DefectRegion {
 }
 
 export interface ScoredFrame extends Frame {
+  /** The frame as the model saw it (after the resize policy), the pixels under `map()`. */
+  view: Image8;
   score: number;
   normalizedScore: number;
   isAnomaly: boolean;

@@ -22,21 +22,130 @@ interface Config {
 }
 
 const CONFIGS: Config[] = [
-  { name: 'f6+f13@224', layers: ['features.6', 'features.13'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.01, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
-  { name: 'f6+f13+f16@224', layers: ['features.6', 'features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 768, coreset: 0.01, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
-  { name: 'f13+f16@224', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
-  { name: 'f6+f13@320', layers: ['features.6', 'features.13'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.01, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
-  { name: 'f10+f16@320', layers: ['features.10', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 4 }, { k: 1, sigma: 8 }] },
-  { name: 'f13+f17@224', layers: ['features.13', 'features.17'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }, { k: 3, sigma: 8 }] },
-  { name: 'f13+f16+f18@224', layers: ['features.13', 'features.16', 'features.18'], size: [224, 224], pretrainDim: 256, targetDim: 768, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
-  { name: 'f13+f16@320', layers: ['features.13', 'features.16'], size: [320, 320], pretrainDim: 256, targetDim: 512, coreset: 0.05, variants: [{ k: 1, sigma: 8 }] },
-  { name: 'f13+f16@224/10%', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.1, variants: [{ k: 1, sigma: 8 }, { k: 1, sigma: 16 }] },
-  { name: 'f13+f16@224/25%', layers: ['features.13', 'features.16'], size: [224, 224], pretrainDim: 256, targetDim: 512, coreset: 0.25, variants: [{ k: 1, sigma: 16 }, { k: 1, sigma: 24 }] },
+  {
+    name: 'f6+f13@224',
+    layers: ['features.6', 'features.13'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.01,
+    variants: [
+      { k: 1, sigma: 4 },
+      { k: 1, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f6+f13+f16@224',
+    layers: ['features.6', 'features.13', 'features.16'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 768,
+    coreset: 0.01,
+    variants: [
+      { k: 1, sigma: 4 },
+      { k: 1, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f13+f16@224',
+    layers: ['features.13', 'features.16'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.05,
+    variants: [
+      { k: 1, sigma: 4 },
+      { k: 1, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f6+f13@320',
+    layers: ['features.6', 'features.13'],
+    size: [320, 320],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.01,
+    variants: [
+      { k: 1, sigma: 4 },
+      { k: 1, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f10+f16@320',
+    layers: ['features.10', 'features.16'],
+    size: [320, 320],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.05,
+    variants: [
+      { k: 1, sigma: 4 },
+      { k: 1, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f13+f17@224',
+    layers: ['features.13', 'features.17'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.05,
+    variants: [
+      { k: 1, sigma: 8 },
+      { k: 3, sigma: 8 },
+    ],
+  },
+  {
+    name: 'f13+f16+f18@224',
+    layers: ['features.13', 'features.16', 'features.18'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 768,
+    coreset: 0.05,
+    variants: [{ k: 1, sigma: 8 }],
+  },
+  {
+    name: 'f13+f16@320',
+    layers: ['features.13', 'features.16'],
+    size: [320, 320],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.05,
+    variants: [{ k: 1, sigma: 8 }],
+  },
+  {
+    name: 'f13+f16@224/10%',
+    layers: ['features.13', 'features.16'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.1,
+    variants: [
+      { k: 1, sigma: 8 },
+      { k: 1, sigma: 16 },
+    ],
+  },
+  {
+    name: 'f13+f16@224/25%',
+    layers: ['features.13', 'features.16'],
+    size: [224, 224],
+    pretrainDim: 256,
+    targetDim: 512,
+    coreset: 0.25,
+    variants: [
+      { k: 1, sigma: 16 },
+      { k: 1, sigma: 24 },
+    ],
+  },
 ];
 
 const args = process.argv.slice(2);
-const data = resolve(args.find((a) => !a.startsWith('--')) ?? join(process.env.PATCHLINE_SHARED_DIR ?? '../shared', 'datasets', 'magnetic-tile'));
-const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const data = resolve(
+  args.find((a) => !a.startsWith('--')) ?? join(process.env.PATCHLINE_SHARED_DIR ?? '../shared', 'datasets', 'magnetic-tile'),
+);
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const backbone = resolveBackbone('mobilenetv2', modelDir());
 const quiet = { stage: () => ({ tick() {}, stop() {} }) };
 const runtime = new InferenceRuntime();
@@ -62,7 +171,13 @@ for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
   );
   const fitSeconds = (performance.now() - t0) / 1000;
   for (const v of c.variants) {
-    const manifest = { ...fit.manifest, scorer: { k: v.k, mapSigma: v.sigma }, format: 'patchline-bank' as const, version: 1, dataSha256: '' };
+    const manifest = {
+      ...fit.manifest,
+      scorer: { k: v.k, mapSigma: v.sigma },
+      format: 'patchline-bank' as const,
+      version: 1,
+      dataSha256: '',
+    };
     const model = await PatchCore.load(runtime, { manifest, rows: fit.rows }, backbone, 'sweep');
     const scored = await scoreSamples(model, test, resize, 8, () => {});
     const m = computeMetrics(scored, manifest.calibration.threshold, c.size[0]);

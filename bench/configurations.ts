@@ -94,7 +94,13 @@ async function medianMs(times: number, fn: () => Promise<unknown> | unknown): Pr
 function sink(inputs: string[]): Uint8Array {
   const g = new GraphBuilder();
   g.op('Shape', [inputs[0]!], {}, 'shape');
-  return encodeModel(g.build({ name: 'sink', inputs: inputs.map((n) => valueInfo(n, DataType.FLOAT)), outputs: [valueInfo('shape', DataType.INT64, ['rank'])] }));
+  return encodeModel(
+    g.build({
+      name: 'sink',
+      inputs: inputs.map((n) => valueInfo(n, DataType.FLOAT)),
+      outputs: [valueInfo('shape', DataType.INT64, ['rank'])],
+    }),
+  );
 }
 
 const knnInfo = new Map<string, { differing: number; distanceDiff: number; open: number | undefined; queries: number }>();
@@ -136,7 +142,13 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
       for (let i = 0; i < images.length; i++) p.map(i);
     });
     const n = images.length;
-    const times: Record<string, number> = { 'decode + preprocess': decode / n, backbone: backbone / n, head: (embed - backbone) / n, knn: (knn - embed) / n, 'anomaly map': maps / n };
+    const times: Record<string, number> = {
+      'decode + preprocess': decode / n,
+      backbone: backbone / n,
+      head: (embed - backbone) / n,
+      knn: (knn - embed) / n,
+      'anomaly map': maps / n,
+    };
 
     // Exact kNN alone on this batch's embeddings: the form patchline picked vs the full product.
     const e = asFloat((await runtime.run([bb!, head!], feed()))[EMBEDDING_OUTPUT], EMBEDDING_OUTPUT).data;
@@ -164,10 +176,11 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
     knnInfo.set(bankPath, { differing, distanceDiff, open: a.open, queries: a.scores.length });
 
     // The whole frame as one graph (maps of every frame included) against the staged sessions plus maps.
-    times['staged sessions + every map'] = (await medianMs(9, async () => {
-      const r = await model.predict(await load());
-      for (let i = 0; i < n; i++) r.map(i);
-    })) / n;
+    times['staged sessions + every map'] =
+      (await medianMs(9, async () => {
+        const r = await model.predict(await load());
+        for (let i = 0; i < n; i++) r.map(i);
+      })) / n;
     try {
       const fused = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()), { prefix: 'fused', fused: true });
       times['fused graph (every map)'] = (await medianMs(9, async () => fused.predict(await load()))) / n;
@@ -221,10 +234,18 @@ async function backboneOnlyMs(bankPath: string, images: string[]): Promise<numbe
   try {
     const m = readBank(bankPath).manifest;
     const backbone = resolveBackbone(m.backbone.ref, modelDir());
-    const loaded = await runtime.load('bb', preparedBackbonePath(backbone, m.backbone.layers.map((l) => l.name)).path);
+    const loaded = await runtime.load(
+      'bb',
+      preparedBackbonePath(
+        backbone,
+        m.backbone.layers.map((l) => l.name),
+      ).path,
+    );
     await runtime.load('sink', sink(m.backbone.layers.map((l) => l.name)));
     const batch = await loadBatch(images, m.input.resize, m.input.normalization);
-    const ms = await medianMs(15, () => runtime.run(['bb', 'sink'], { [loaded.inputNames[0]!]: floatTensor(batch.data.slice(), batch.dims) }));
+    const ms = await medianMs(15, () =>
+      runtime.run(['bb', 'sink'], { [loaded.inputNames[0]!]: floatTensor(batch.data.slice(), batch.dims) }),
+    );
     return ms / images.length;
   } finally {
     await runtime.close();
@@ -250,7 +271,9 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
       reference = undefined;
     }
   } else {
-    process.stderr.write('!!! reference comparison skipped: no --reference DIR (a checkout of amazon-science/patchcore-inspection) given\n');
+    process.stderr.write(
+      '!!! reference comparison skipped: no --reference DIR (a checkout of amazon-science/patchcore-inspection) given\n',
+    );
   }
   const train = trainingImages(data).slice(0, opts.trainImages);
   // The test images go through a folder of links: `patchline run` reads a folder.
@@ -316,14 +339,22 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
       // Backbone alone before (with the stage timings) and right after the run: their mean.
       const after = await backboneOnlyMs(bank, testFiles.slice(0, STAGE_BATCH));
       const backboneMs = (stages.backbone! + after) / 2;
-      row(`${label}: frame time / backbone-only time`, frameMs / backboneMs, `ratio${share === 0.01 ? ' (target <= 1.25)' : ''}; backbone alone ${stages.backbone!.toFixed(1)} ms before the run, ${after.toFixed(1)} ms after`);
+      row(
+        `${label}: frame time / backbone-only time`,
+        frameMs / backboneMs,
+        `ratio${share === 0.01 ? ' (target <= 1.25)' : ''}; backbone alone ${stages.backbone!.toFixed(1)} ms before the run, ${after.toFixed(1)} ms after`,
+      );
       const steady = run.results.slice(WARMUP);
       for (const stage of ['total', 'queue', 'preprocess', 'inference', 'publish']) {
         const xs = steady.map((r) => r.latency_ms[stage] ?? NaN);
         row(`${label}: ${stage} latency p50 / p99`, median(xs), `ms (p99 ${percentile(xs, 99).toFixed(1)})`);
       }
       row(`${label}: run CPU busy`, run.coresBusy, 'cores of 2 (whole run, start-up included)');
-      row(`${label}: run peak RSS`, run.peakMb, `MB; target bank ${bankMb.toFixed(0)} MB + model ${modelMb.toFixed(0)} MB + 400 MB = ${(bankMb + modelMb + 400).toFixed(0)} MB`);
+      row(
+        `${label}: run peak RSS`,
+        run.peakMb,
+        `MB; target bank ${bankMb.toFixed(0)} MB + model ${modelMb.toFixed(0)} MB + 400 MB = ${(bankMb + modelMb + 400).toFixed(0)} MB`,
+      );
       const results = run.results;
 
       if (reference && c.torchvision) {
@@ -357,23 +388,42 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
           continue;
         }
         const refFps = steadyFps(ref.doneAt);
-        row(`${label}: reference frames/s (same images, batch ${REFERENCE_BATCH})`, refFps, `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`);
+        row(
+          `${label}: reference frames/s (same images, batch ${REFERENCE_BATCH})`,
+          refFps,
+          `frames/s; patchline / reference = ${(fps / refFps).toFixed(2)} (target >= 2)`,
+        );
         row(`${label}: reference fit embedding / coreset`, ref.embedSeconds, `s / ${ref.coresetSeconds.toFixed(1)} s`);
         const agreement = (ours: Int32Array) => {
           const first = ref.coresetIndices.findIndex((v, i) => v !== ours[i]);
-          return first < 0 && ours.length === ref.coresetIndices.length ? `yes, all ${ours.length}` : `no: first difference at pick ${first} of ${ours.length}`;
+          return first < 0 && ours.length === ref.coresetIndices.length
+            ? `yes, all ${ours.length}`
+            : `no: first difference at pick ${first} of ${ours.length}`;
         };
-        row(`${label}: coreset of the whole fit vs the reference's`, ref.coresetIndices.length, `picks compared: ${agreement(fit.indices.subarray(0, ref.coresetIndices.length))} (the backbones' features differ by float rounding, torch vs onnxruntime)`);
+        row(
+          `${label}: coreset of the whole fit vs the reference's`,
+          ref.coresetIndices.length,
+          `picks compared: ${agreement(fit.indices.subarray(0, ref.coresetIndices.length))} (the backbones' features differ by float rounding, torch vs onnxruntime)`,
+        );
         // The greedy loop alone, on the reference's own projected points and start points.
         const cr = new InferenceRuntime();
         const t = performance.now();
         const picks = ref.coresetIndices.length;
         const points = ref.coresetPoints.length / 128;
-        const same = await selectCoresetOfPoints(cr, ref.coresetPoints, { method: 'approximate', percentage: (picks + 0.5) / points, seed: 0 }, { startIndices: ref.startIndices });
+        const same = await selectCoresetOfPoints(
+          cr,
+          ref.coresetPoints,
+          { method: 'approximate', percentage: (picks + 0.5) / points, seed: 0 },
+          { startIndices: ref.startIndices },
+        );
         const oursS = (performance.now() - t) / 1000;
         await cr.close();
         const scope = picks < fit.indices.length ? `first ${picks} of ${fit.indices.length} picks` : `${picks} picks`;
-        row(`${label}: coreset on identical points (${scope}): patchline`, oursS, `s; reference ${ref.coresetSeconds.toFixed(1)} s = ${(ref.coresetSeconds / oursS).toFixed(2)}x (target >= 2); indices identical: ${agreement(same)}`);
+        row(
+          `${label}: coreset on identical points (${scope}): patchline`,
+          oursS,
+          `s; reference ${ref.coresetSeconds.toFixed(1)} s = ${(ref.coresetSeconds / oursS).toFixed(2)}x (target >= 2); indices identical: ${agreement(same)}`,
+        );
         const ours = new Map(results.map((r) => [basename(r.position.file ?? ''), r.score]));
         let worst = 0;
         testFiles.forEach((file, i) => {
@@ -381,7 +431,11 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
           const b = ref.scores[i]!;
           worst = Math.max(worst, a === undefined ? Infinity : Math.abs(a - b) / Math.max(1e-12, Math.abs(b)));
         });
-        row(`${label}: image scores vs the reference (same bank rows): max relative difference`, testFiles.length, `images; ${worst.toExponential(1)}`);
+        row(
+          `${label}: image scores vs the reference (same bank rows): max relative difference`,
+          testFiles.length,
+          `images; ${worst.toExponential(1)}`,
+        );
       }
     }
   }

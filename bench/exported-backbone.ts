@@ -14,10 +14,16 @@ export function exportedBackbone(arch: string, layers?: string): string | undefi
   try {
     execFileSync(TORCH_PYTHON, ['-c', 'import torch, torchvision, onnx'], { stdio: 'ignore' });
   } catch {
-    process.stderr.write(`!!! ${TORCH_PYTHON} has no torch/torchvision/onnx (apt-get install python3-torch python3-torchvision python3-onnx): ${arch} benchmarks skipped\n`);
+    process.stderr.write(
+      `!!! ${TORCH_PYTHON} has no torch/torchvision/onnx (apt-get install python3-torch python3-torchvision python3-onnx): ${arch} benchmarks skipped\n`,
+    );
     return undefined;
   }
   process.stderr.write(`exporting ${arch} with random weights into ${BENCH_MODEL_DIR} ...\n`);
-  execFileSync(TORCH_PYTHON, ['tools/export_backbone.py', '--arch', arch, '--random-weights', '--out', BENCH_MODEL_DIR, ...(layers ? ['--layers', layers] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    TORCH_PYTHON,
+    ['tools/export_backbone.py', '--arch', arch, '--random-weights', '--out', BENCH_MODEL_DIR, ...(layers ? ['--layers', layers] : [])],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   return spec;
 }

@@ -36,7 +36,8 @@ export async function headVsBackbone(iterations: number): Promise<BenchRow[]> {
     await runtime.load('head', encodeModel(head));
     const feed = (): TensorMap => ({ input: floatTensor(randomInput(1, 224), [1, 3, 224, 224]) });
     const features = await runtime.run('bb', feed());
-    const copy = (): TensorMap => Object.fromEntries(Object.entries(features).map(([k, t]) => [k, floatTensor(Float32Array.from(t.data as Float32Array), t.dims)]));
+    const copy = (): TensorMap =>
+      Object.fromEntries(Object.entries(features).map(([k, t]) => [k, floatTensor(Float32Array.from(t.data as Float32Array), t.dims)]));
     for (let i = 0; i < 2; i++) {
       await runtime.run(['bb', 'head'], feed());
       await runtime.run('head', copy());
@@ -116,4 +117,3 @@ export async function eventLoopDelay(iterations: number): Promise<BenchRow[]> {
     { name: '5 ms timer lateness, WRN50 on main thread: max', value: main.lateMax, unit: 'ms' },
   ];
 }
-

@@ -50,9 +50,11 @@ export interface ReferenceResult {
 
 /** Why the reference cannot run here, or undefined when it can. */
 export function referenceUnavailable(dir: string): string | undefined {
-  if (!existsSync(join(dir, 'src', 'patchcore', 'patchcore.py'))) return `${dir} is not a checkout of amazon-science/patchcore-inspection (no src/patchcore/patchcore.py)`;
+  if (!existsSync(join(dir, 'src', 'patchcore', 'patchcore.py')))
+    return `${dir} is not a checkout of amazon-science/patchcore-inspection (no src/patchcore/patchcore.py)`;
   const probe = spawnSync(REFERENCE_PYTHON, ['-c', 'import torch, torchvision, faiss, sklearn, scipy, tqdm, PIL'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `${REFERENCE_PYTHON} lacks the reference's dependencies (${probe.stderr.trim().split('\n').at(-1)}): run \`bash scripts/setup.sh --bench\``;
+  if (probe.status !== 0)
+    return `${REFERENCE_PYTHON} lacks the reference's dependencies (${probe.stderr.trim().split('\n').at(-1)}): run \`bash scripts/setup.sh --bench\``;
   return undefined;
 }
 
@@ -64,7 +66,11 @@ export function referenceUnavailable(dir: string): string | undefined {
 export function runReference(job: ReferenceJob, inputRows: number, bankIndices: Int32Array): ReferenceResult {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-reference-'));
   const projection = join(dir, 'projection.npy');
-  writeNpy(projection, { dtype: 'float32', shape: [PROJECTION_DIM, job.targetDim], data: randomProjection(job.targetDim, job.coresetSeed) });
+  writeNpy(projection, {
+    dtype: 'float32',
+    shape: [PROJECTION_DIM, job.targetDim],
+    data: randomProjection(job.targetDim, job.coresetSeed),
+  });
   const bank = join(dir, 'bank_indices.npy');
   writeNpy(bank, { dtype: 'int64', shape: [bankIndices.length], data: BigInt64Array.from(bankIndices, BigInt) });
   const jobPath = join(dir, 'job.json');
@@ -72,8 +78,14 @@ export function runReference(job: ReferenceJob, inputRows: number, bankIndices: 
   writeFileSync(jobPath, JSON.stringify({ ...job, projection, startIndices, bankIndices: bank }));
   // Its progress bars would bury the tables; its stderr is shown when it fails.
   const run = spawnSync(REFERENCE_PYTHON, [DRIVER, jobPath, dir], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  if (run.status !== 0) throw new Error(`${REFERENCE_PYTHON} ${DRIVER} ${jobPath} failed (exit ${run.status}):\n${run.stderr.split('\n').slice(-15).join('\n')}`);
-  const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Omit<ReferenceResult, 'coresetIndices' | 'coresetPoints' | 'startIndices'>;
+  if (run.status !== 0)
+    throw new Error(
+      `${REFERENCE_PYTHON} ${DRIVER} ${jobPath} failed (exit ${run.status}):\n${run.stderr.split('\n').slice(-15).join('\n')}`,
+    );
+  const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Omit<
+    ReferenceResult,
+    'coresetIndices' | 'coresetPoints' | 'startIndices'
+  >;
   const idx = readNpy(join(dir, 'coreset_indices.npy')).data as BigInt64Array;
   const coresetPoints = readNpyFloat32(join(dir, 'coreset_points.npy')).data;
   rmSync(dir, { recursive: true, force: true });

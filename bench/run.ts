@@ -11,8 +11,10 @@ import { configurationBenchmark } from './configurations.js';
 const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
-  'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, default pipeline: batch 1, 2 in flight)': () => streamingBenchmark(),
-  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) => configurationBenchmark({ ...configurationOptions, onRow }),
+  'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, default pipeline: batch 1, 2 in flight)': () =>
+    streamingBenchmark(),
+  'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) =>
+    configurationBenchmark({ ...configurationOptions, onRow }),
 };
 
 const { values: args } = parseArgs({
@@ -41,8 +43,12 @@ const commit = (() => {
     return 'unknown';
   }
 })();
-process.stdout.write(`# patchline benchmarks\n\ncommand: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`, commit ${commit}, ${new Date().toISOString().slice(0, 10)}\n`);
-process.stdout.write(`machine: ${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+process.stdout.write(
+  `# patchline benchmarks\n\ncommand: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`, commit ${commit}, ${new Date().toISOString().slice(0, 10)}\n`,
+);
+process.stdout.write(
+  `machine: ${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`,
+);
 for (const [title, run] of Object.entries(SECTIONS)) {
   if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
   // Rows are printed as they are measured: a long run that fails late keeps what it measured.

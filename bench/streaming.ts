@@ -13,7 +13,17 @@ import { exportedBackbone } from './exported-backbone.js';
 import { median, percentile, type BenchRow } from './stats.js';
 
 async function webBank(backboneRef: string, layers: string[], dir: string): Promise<string> {
-  return (await fitWebBank({ dir, backbone: resolveBackbone(backboneRef, modelDir()), backboneRef, layers, dim: 1024, coreset: 0.01, lines: 2240 })).path;
+  return (
+    await fitWebBank({
+      dir,
+      backbone: resolveBackbone(backboneRef, modelDir()),
+      backboneRef,
+      layers,
+      dim: 1024,
+      coreset: 0.01,
+      lines: 2240,
+    })
+  ).path;
 }
 
 async function streamOnce(name: string, bank: string, lines: number): Promise<BenchRow[]> {
@@ -25,7 +35,11 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
     pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' as const },
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
   };
-  const service = new InspectionService(config, () => {}, (f) => results.push({ at: performance.now(), f }));
+  const service = new InspectionService(
+    config,
+    () => {},
+    (f) => results.push({ at: performance.now(), f }),
+  );
   await service.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -41,7 +55,11 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
     { name: `${name}: CPU busy`, value: (cpu.user + cpu.system) / 1000 / wall, unit: `cores of ${cpus().length}` },
   ];
   for (const stage of ['queue', 'preprocess', 'inference', 'postprocess', 'publish', 'total']) {
-    const xs = steady.map(({ f }) => (stage === 'total' ? f.latency.queue! + f.latency.preprocess! + f.latency.inference! + f.latency.postprocess! + f.latency.publish! : f.latency[stage]!));
+    const xs = steady.map(({ f }) =>
+      stage === 'total'
+        ? f.latency.queue! + f.latency.preprocess! + f.latency.inference! + f.latency.postprocess! + f.latency.publish!
+        : f.latency[stage]!,
+    );
     rows.push({ name: `${name}: ${stage} p50 / p99`, value: median(xs), unit: `ms (p99 ${percentile(xs, 99).toFixed(1)})` });
   }
   return rows;

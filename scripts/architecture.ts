@@ -22,7 +22,23 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
   eval: ['core', 'imaging', 'io', 'model', 'patchcore', 'preprocess'],
   service: ['core', 'capture', 'config', 'imaging', 'io', 'linescan', 'metrics', 'model', 'patchcore', 'pipeline', 'preprocess', 'publish'],
   demo: ['core', 'config', 'imaging', 'io', 'linescan', 'metrics', 'model', 'patchcore', 'pipeline', 'preprocess', 'publish', 'service'],
-  cli: ['core', 'capture', 'config', 'demo', 'eval', 'imaging', 'io', 'linescan', 'metrics', 'model', 'patchcore', 'pipeline', 'preprocess', 'publish', 'service'],
+  cli: [
+    'core',
+    'capture',
+    'config',
+    'demo',
+    'eval',
+    'imaging',
+    'io',
+    'linescan',
+    'metrics',
+    'model',
+    'patchcore',
+    'pipeline',
+    'preprocess',
+    'publish',
+    'service',
+  ],
 };
 
 export interface Violation {

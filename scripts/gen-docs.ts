@@ -14,7 +14,10 @@ export function generatedSections(): Record<string, string> {
 }
 
 export function fill(text: string, sections: Record<string, string>): string {
-  return text.replace(/<!-- generated:([a-z-]+) -->[\s\S]*?<!-- end:\1 -->/g, (_, name: string) => `<!-- generated:${name} -->\n${sections[name] ?? ''}\n<!-- end:${name} -->`);
+  return text.replace(
+    /<!-- generated:([a-z-]+) -->[\s\S]*?<!-- end:\1 -->/g,
+    (_, name: string) => `<!-- generated:${name} -->\n${sections[name] ?? ''}\n<!-- end:${name} -->`,
+  );
 }
 
 if (process.argv[1]?.endsWith('gen-docs.ts')) {

@@ -37,9 +37,21 @@ describe('architecture', () => {
     write('stray.ts', 'export {};\n');
     const { violations } = checkArchitecture(src);
     const whys = violations.map((v) => `${v.file}: ${v.why}`);
-    assert.ok(whys.some((w) => w.startsWith('capture/a.ts: capture/ may not import pipeline/')), whys.join('\n'));
-    assert.ok(whys.some((w) => w.startsWith('core/c.ts: core/ may not import io/')), whys.join('\n'));
-    assert.ok(whys.some((w) => w.includes('import cycle between folders')), whys.join('\n'));
-    assert.ok(whys.some((w) => w.startsWith('stray.ts: source files belong in a folder')), whys.join('\n'));
+    assert.ok(
+      whys.some((w) => w.startsWith('capture/a.ts: capture/ may not import pipeline/')),
+      whys.join('\n'),
+    );
+    assert.ok(
+      whys.some((w) => w.startsWith('core/c.ts: core/ may not import io/')),
+      whys.join('\n'),
+    );
+    assert.ok(
+      whys.some((w) => w.includes('import cycle between folders')),
+      whys.join('\n'),
+    );
+    assert.ok(
+      whys.some((w) => w.startsWith('stray.ts: source files belong in a folder')),
+      whys.join('\n'),
+    );
   });
 });

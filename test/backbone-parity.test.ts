@@ -50,7 +50,10 @@ describe('fixture ResNet18 backbone', () => {
     // stem 1 + layer1 4 + layer2 5 (with downsample) = 10 of 15 convolutions; layer3's are gone.
     assert.equal(convs(full), 15);
     assert.equal(convs(pruned), 10);
-    assert.deepEqual(pruned.graph!.output!.map((o) => o.name), ['layer2']);
+    assert.deepEqual(
+      pruned.graph!.output!.map((o) => o.name),
+      ['layer2'],
+    );
     await runtime.load('l2', path);
     const out = await runtime.run('l2', { input: floatTensor(new Float32Array(3 * 256 * 320), [1, 3, 256, 320]) });
     assert.deepEqual(out.layer2!.dims, [1, 128, 32, 40]);

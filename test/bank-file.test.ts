@@ -15,13 +15,24 @@ function manifest(ref: string, sha: string): Omit<BankManifest, 'dataSha256' | '
   return {
     createdAt: '2026-01-01T00:00:00Z',
     patchlineVersion: 'test',
-    backbone: { ref, name: 'resnet18_l2l3_seed0', sha256: sha, layers: [{ name: 'layer2', tensor: 'layer2', channels: 128, height: 28, width: 28 }] },
+    backbone: {
+      ref,
+      name: 'resnet18_l2l3_seed0',
+      sha256: sha,
+      layers: [{ name: 'layer2', tensor: 'layer2', channels: 128, height: 28, width: 28 }],
+    },
     input: { width: 224, height: 224, resize: REFERENCE_RESIZE, normalization: IMAGENET_NORMALIZATION },
     head: { patchsize: 3, pretrainDim: 8, targetDim: 4 },
     grid: { height: 28, width: 28 },
     scorer: { k: 1, mapSigma: 4 },
     coreset: { method: 'approximate', percentage: 0.5, seed: 0, inputRows: 6, rows: 3 },
-    calibration: { threshold: 1.5, method: 'holdout-quantile', quantile: 0.99, margin: 0.1, scores: { count: 2, min: 1, median: 1.2, max: 1.4 } },
+    calibration: {
+      threshold: 1.5,
+      method: 'holdout-quantile',
+      quantile: 0.99,
+      margin: 0.1,
+      scores: { count: 2, min: 1, median: 1.2, max: 1.4 },
+    },
     training: { folder: '/x', images: 3, bankImages: 2, holdoutImages: 1 },
   };
 }
@@ -46,20 +57,35 @@ describe('bank file', () => {
     const good = readFileSync(path);
     const cases: [string, Buffer, RegExp][] = [
       ['truncated', good.subarray(0, good.length - 5), /truncated bank.*refit/],
-      ['corrupted', Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 0xff])]), /corrupted bank: data checksum/],
+      [
+        'corrupted',
+        Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 0xff])]),
+        /corrupted bank: data checksum/,
+      ],
       ['tiny', Buffer.from('abc'), /not a patchline bank/],
-      ['version', Buffer.from(good.toString('latin1').replace('"version":"1"', '"version":"9"'), 'latin1'), /format version 9 is not supported.*upgrade patchline/],
+      [
+        'version',
+        Buffer.from(good.toString('latin1').replace('"version":"1"', '"version":"9"'), 'latin1'),
+        /format version 9 is not supported.*upgrade patchline/,
+      ],
     ];
     for (const [name, bytes, why] of cases) {
       const p = join(dir, `${name}.safetensors`);
       writeFileSync(p, bytes);
-      assert.throws(() => readBank(p), (e: Error) => e.message.startsWith(p) && why.test(e.message), name);
+      assert.throws(
+        () => readBank(p),
+        (e: Error) => e.message.startsWith(p) && why.test(e.message),
+        name,
+      );
     }
   });
 
   test('a backbone whose sha256 differs from the bank is refused', (t) => {
     const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
     if (!onnx) return;
-    assert.throws(() => bankBackbone({ ...manifest(onnx, 'b'.repeat(64)), format: 'patchline-bank', version: 1, dataSha256: '' }), /sha256 .* but the bank was fitted with .*refit/);
+    assert.throws(
+      () => bankBackbone({ ...manifest(onnx, 'b'.repeat(64)), format: 'patchline-bank', version: 1, dataSha256: '' }),
+      /sha256 .* but the bank was fitted with .*refit/,
+    );
   });
 });

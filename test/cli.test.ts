@@ -25,7 +25,21 @@ function cli(...args: string[]) {
 
 describe('patchline CLI', () => {
   test('--help works on every command and subcommand', () => {
-    for (const args of [['--help'], ['embed', '--help'], ['fit', '--help'], ['eval', '--help'], ['demo', '--help'], ['model', '--help'], ['model', 'inspect', '--help'], ['model', 'fetch', '--help'], ['model', 'list', '--help'], ['model', 'check', '--help'], ['model', 'fuse', '--help'], ['run', '--help'], ['config', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['embed', '--help'],
+      ['fit', '--help'],
+      ['eval', '--help'],
+      ['demo', '--help'],
+      ['model', '--help'],
+      ['model', 'inspect', '--help'],
+      ['model', 'fetch', '--help'],
+      ['model', 'list', '--help'],
+      ['model', 'check', '--help'],
+      ['model', 'fuse', '--help'],
+      ['run', '--help'],
+      ['config', '--help'],
+    ]) {
       const r = cli(...args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /Usage|Subcommands|Commands/, args.join(' '));
@@ -65,7 +79,21 @@ describe('patchline CLI', () => {
     if (!onnx) return;
     const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
     const bank = join(out, 'fuse.bank');
-    const fit = cli('fit', '--data', data, '--backbone', onnx, '--layers', 'layer2,layer3', '--coreset', '0.1', '--holdout', '0', '--out', bank);
+    const fit = cli(
+      'fit',
+      '--data',
+      data,
+      '--backbone',
+      onnx,
+      '--layers',
+      'layer2,layer3',
+      '--coreset',
+      '0.1',
+      '--holdout',
+      '0',
+      '--out',
+      bank,
+    );
     assert.equal(fit.code, 0, fit.stderr);
     const frame = join(out, 'frame.onnx');
     const r = cli('model', 'fuse', '--bank', bank, '--out', frame);
@@ -75,7 +103,9 @@ describe('patchline CLI', () => {
     try {
       const loaded = await runtime.load('frame', frame);
       assert.deepEqual(loaded.outputNames.sort(), ['anomaly_maps', 'image_scores', 'patch_scores']);
-      const o = await runtime.run('frame', { [loaded.inputNames[0]!]: floatTensor(new Float32Array(2 * 3 * 224 * 224).fill(0.5), [2, 3, 224, 224]) });
+      const o = await runtime.run('frame', {
+        [loaded.inputNames[0]!]: floatTensor(new Float32Array(2 * 3 * 224 * 224).fill(0.5), [2, 3, 224, 224]),
+      });
       assert.deepEqual(o.anomaly_maps!.dims, [2, 224, 224]);
       assert.deepEqual(o.image_scores!.dims, [2]);
       assert.deepEqual(o.patch_scores!.dims, [2 * 784]);
@@ -88,7 +118,17 @@ describe('patchline CLI', () => {
     const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
     if (!onnx) return;
     const dir = join(onnx, '..');
-    const ok = cli('model', 'check', onnx, '--input', join(dir, 'input.npy'), '--expect', `layer2=${join(dir, 'torch_layer2.npy')}`, '--expect', `layer3=${join(dir, 'torch_layer3.npy')}`);
+    const ok = cli(
+      'model',
+      'check',
+      onnx,
+      '--input',
+      join(dir, 'input.npy'),
+      '--expect',
+      `layer2=${join(dir, 'torch_layer2.npy')}`,
+      '--expect',
+      `layer3=${join(dir, 'torch_layer3.npy')}`,
+    );
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /layer2: 2x128x28x28 max \|diff\| .* ok/);
     const bad = readNpyFloat32(join(dir, 'torch_layer3.npy'));
@@ -103,7 +143,20 @@ describe('patchline CLI', () => {
     const dir = sharedPath(t, 'fixtures', 'reference', 'head', 'd_odd_grid');
     if (!dir) return;
     const dest = join(out, 'd.npy');
-    const r = cli('embed', '--features', join(dir, 'input_layer2.npy'), join(dir, 'input_layer3.npy'), '--patchsize', '5', '--pretrain-dim', '256', '--target-dim', '128', '--out', dest);
+    const r = cli(
+      'embed',
+      '--features',
+      join(dir, 'input_layer2.npy'),
+      join(dir, 'input_layer3.npy'),
+      '--patchsize',
+      '5',
+      '--pretrain-dim',
+      '256',
+      '--target-dim',
+      '128',
+      '--out',
+      dest,
+    );
     assert.equal(r.code, 0, r.stderr);
     const got = readNpyFloat32(dest);
     const want = readNpyFloat32(join(dir, 'embedding.npy'));

@@ -32,7 +32,13 @@ describe('config', () => {
   test('unknown keys, wrong types, bad values and missing files name the file and field', () => {
     const f = join(dir, 'bad.yaml');
     writeFileSync(f, 'pipeline:\n  batchSize: many\n  queuPolicy: block\nmqtt:\n  qos: 3\n');
-    assert.throws(() => loadConfig(f), (e: Error) => /bad\.yaml: pipeline\.batchSize: .*expected number/.test(e.message) && /bad\.yaml: pipeline: unknown key\(s\) 'queuPolicy'/.test(e.message) && /bad\.yaml: mqtt\.qos/.test(e.message));
+    assert.throws(
+      () => loadConfig(f),
+      (e: Error) =>
+        /bad\.yaml: pipeline\.batchSize: .*expected number/.test(e.message) &&
+        /bad\.yaml: pipeline: unknown key\(s\) 'queuPolicy'/.test(e.message) &&
+        /bad\.yaml: mqtt\.qos/.test(e.message),
+    );
     assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /missing\.yaml: cannot read config: ENOENT/);
     writeFileSync(join(dir, 'broken.yaml'), 'a: [1,\n');
     assert.throws(() => loadConfig(join(dir, 'broken.yaml')), /broken\.yaml: not valid YAML/);
@@ -43,14 +49,19 @@ describe('config', () => {
   test('CLI: exit 2 with the field; --print-defaults; --json-schema; docs table is current', () => {
     const f = join(dir, 'typo.json');
     writeFileSync(f, JSON.stringify({ metrics: { prot: 1 } }));
-    const run = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...a], { encoding: 'utf8', cwd: PROJECT_ROOT });
+    const run = (...a: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...a], {
+        encoding: 'utf8',
+        cwd: PROJECT_ROOT,
+      });
     const r = run('run', '--config', f);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /typo\.json: metrics: unknown key\(s\) 'prot'/);
     assert.match(run('config', '--print-defaults').stdout, /queuePolicy: drop-oldest/);
     assert.equal(JSON.parse(run('config', '--json-schema').stdout).type, 'object');
     const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8');
-    for (const row of configReferenceRows()) assert.ok(doc.includes(row), `docs/configuration.md is out of date (regenerate with 'patchline config --markdown'): missing ${row}`);
+    for (const row of configReferenceRows())
+      assert.ok(doc.includes(row), `docs/configuration.md is out of date (regenerate with 'patchline config --markdown'): missing ${row}`);
   });
 });
 

@@ -23,7 +23,13 @@ describe('greedy coreset vs reference', () => {
     if (!dir) return;
     const f = readNpyFloat32(join(dir, 'features_2000x128.npy'));
     const starts = ints(join(dir, 'approx_start_points.npy'));
-    const approx = await selectCoreset(runtime, f.data, 128, { method: 'approximate', percentage: 0.1, chunk: 64 }, { startIndices: starts });
+    const approx = await selectCoreset(
+      runtime,
+      f.data,
+      128,
+      { method: 'approximate', percentage: 0.1, chunk: 64 },
+      { startIndices: starts },
+    );
     assert.deepEqual(Array.from(approx), ints(join(dir, 'approx_greedy_indices.npy')));
     const exact = await selectCoreset(runtime, f.data, 128, { method: 'greedy', percentage: 0.1 });
     assert.deepEqual(Array.from(exact), ints(join(dir, 'greedy_indices.npy')));
@@ -36,7 +42,13 @@ describe('greedy coreset vs reference', () => {
     const features = Float32Array.from(q.data as Int8Array, (v) => v / 8);
     const projection = readNpyFloat32(join(dir, 'projection_weight.npy')).data;
     const starts = ints(join(dir, 'approx_start_points.npy'));
-    const approx = await selectCoreset(runtime, features, 1024, { method: 'approximate', percentage: 0.1 }, { projection, startIndices: starts });
+    const approx = await selectCoreset(
+      runtime,
+      features,
+      1024,
+      { method: 'approximate', percentage: 0.1 },
+      { projection, startIndices: starts },
+    );
     assert.deepEqual(Array.from(approx), ints(join(dir, 'approx_greedy_indices.npy')));
     const exact = await selectCoreset(runtime, features, 1024, { method: 'greedy', percentage: 0.1 }, { projection });
     assert.deepEqual(Array.from(exact), ints(join(dir, 'greedy_indices.npy')));
@@ -46,7 +58,9 @@ describe('greedy coreset vs reference', () => {
     const n = 500;
     const f = Float32Array.from({ length: n * 16 }, (_, i) => Math.sin(i * 0.37) + ((i * 7919) % 13) / 13);
     const seen: number[] = [];
-    const a = await selectCoreset(runtime, f, 16, { method: 'approximate', percentage: 0.1, seed: 3, chunk: 20 }, {}, (done) => seen.push(done));
+    const a = await selectCoreset(runtime, f, 16, { method: 'approximate', percentage: 0.1, seed: 3, chunk: 20 }, {}, (done) =>
+      seen.push(done),
+    );
     const b = await selectCoreset(runtime, f, 16, { method: 'approximate', percentage: 0.1, seed: 3 });
     assert.deepEqual(Array.from(a), Array.from(b));
     assert.equal(a.length, 50);

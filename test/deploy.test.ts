@@ -20,15 +20,29 @@ function tool(t: { skip(msg: string): void }, path: string): boolean {
 describe('deployment', () => {
   test('systemd-analyze verify passes on the unit', (t) => {
     if (!tool(t, '/usr/bin/systemd-analyze')) return;
-    const r = spawnSync('/usr/bin/systemd-analyze', ['verify', join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline.service')], { encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/systemd-analyze', ['verify', join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline.service')], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     const unit = readFileSync(join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline.service'), 'utf8');
-    for (const key of ['Restart=on-failure', 'WatchdogSec=', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=', 'PrivateTmp=yes', 'SupplementaryGroups=video', 'Type=notify']) assert.ok(unit.includes(key), key);
+    for (const key of [
+      'Restart=on-failure',
+      'WatchdogSec=',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ReadWritePaths=',
+      'PrivateTmp=yes',
+      'SupplementaryGroups=video',
+      'Type=notify',
+    ])
+      assert.ok(unit.includes(key), key);
   });
 
   test('install, uninstall, setup and CI scripts are shellcheck-clean', (t) => {
     if (!tool(t, '/usr/bin/shellcheck')) return;
-    const files = ['deploy/jetson/install.sh', 'deploy/jetson/uninstall.sh', 'scripts/setup.sh', '.ci/run'].map((f) => join(PROJECT_ROOT, f));
+    const files = ['deploy/jetson/install.sh', 'deploy/jetson/uninstall.sh', 'scripts/setup.sh', '.ci/run'].map((f) =>
+      join(PROJECT_ROOT, f),
+    );
     const r = spawnSync('/usr/bin/shellcheck', files, { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout);
   });
@@ -45,7 +59,9 @@ describe('deployment', () => {
     const stop = n.watchdog(() => healthy);
     await new Promise((r) => setTimeout(r, 220));
     healthy = false;
-    const before = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('WATCHDOG=1')).length;
+    const before = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('WATCHDOG=1')).length;
     await new Promise((r) => setTimeout(r, 200));
     stop();
     n.stopping();
@@ -67,7 +83,13 @@ describe('monitoring files', () => {
     const dash = JSON.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8'));
     assert.ok(dash.panels.length >= 10);
     const rules = YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'patchline-alerts.yml'), 'utf8'));
-    assert.deepEqual(rules.groups[0].rules.map((r: { alert: string }) => r.alert), ['PatchlineDown', 'PatchlinePipelineStalled', 'PatchlineDroppingFrames', 'PatchlineBrokerDisconnected', 'PatchlineLatencyHigh']);
-    assert.equal(YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8')).scrape_configs[0].job_name, 'patchline');
+    assert.deepEqual(
+      rules.groups[0].rules.map((r: { alert: string }) => r.alert),
+      ['PatchlineDown', 'PatchlinePipelineStalled', 'PatchlineDroppingFrames', 'PatchlineBrokerDisconnected', 'PatchlineLatencyHigh'],
+    );
+    assert.equal(
+      YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8')).scrape_configs[0].job_name,
+      'patchline',
+    );
   });
 });

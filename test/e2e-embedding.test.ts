@@ -43,7 +43,13 @@ describe('e2e embedding vs reference memory bank', () => {
   test('train embeddings match bank_image0 element-wise and bank_row_stats for every row', async (t) => {
     const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
     if (!onnx) return;
-    const embedder = await Embedder.create(runtime, resolveBackbone(onnx), ['layer2', 'layer3'], { patchsize: 3, pretrainDim: 1024, targetDim: 1024 }, { width: 224, height: 224 });
+    const embedder = await Embedder.create(
+      runtime,
+      resolveBackbone(onnx),
+      ['layer2', 'layer3'],
+      { patchsize: 3, pretrainDim: 1024, targetDim: 1024 },
+      { width: 224, height: 224 },
+    );
     const files = listImages(join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex', 'train', 'good'));
     assert.equal(files.length, 10);
     const parts: Float32Array[] = [];

@@ -66,7 +66,11 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
       if (fused) {
         // The same batch through the staged sessions: the one graph must give their outputs.
         const staged = await PatchCore.load(runtime, bank, backbone, { prefix: 'staged' });
-        const batch = await loadBatch(samples.slice(0, 4).map((s) => s.path), REFERENCE_RESIZE, bank.manifest.input.normalization);
+        const batch = await loadBatch(
+          samples.slice(0, 4).map((s) => s.path),
+          REFERENCE_RESIZE,
+          bank.manifest.input.normalization,
+        );
         const a = await staged.predict({ data: batch.data.slice(), dims: batch.dims });
         const b = await model.predict(batch);
         assertClose(b.patchScores, a.patchScores, { rtol: 1e-5 }, 'fused vs staged patch scores');
@@ -76,21 +80,44 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
       }
       assert.deepEqual(
         samples.map((s) => `${s.defect}/${s.path.slice(-7)}`),
-        ['blob/000.png', 'blob/001.png', 'good/000.png', 'good/001.png', 'good/002.png', 'good/003.png', 'scratch/000.png', 'scratch/001.png'],
+        [
+          'blob/000.png',
+          'blob/001.png',
+          'good/000.png',
+          'good/001.png',
+          'good/002.png',
+          'good/003.png',
+          'scratch/000.png',
+          'scratch/001.png',
+        ],
       );
       const scored = await scoreSamples(model, samples, REFERENCE_RESIZE, 2, () => {});
       const dir = join(REFERENCE_DIR, 'e2e', `nn${k}`);
-      assertClose(Float32Array.from(scored, (s) => s.score), readNpyFloat32(join(dir, 'image_scores.npy')).data, { rtol: 1e-4 }, 'image scores');
+      assertClose(
+        Float32Array.from(scored, (s) => s.score),
+        readNpyFloat32(join(dir, 'image_scores.npy')).data,
+        { rtol: 1e-4 },
+        'image scores',
+      );
       const maps = new Float32Array(8 * 224 * 224);
       scored.forEach((s, i) => maps.set(s.map, i * 224 * 224));
       const r = assertClose(maps, readNpyFloat32(join(dir, 'segmentations.npy')).data, { rtol: 1e-4 }, 'segmentations');
       t.diagnostic(`segmentation max |diff| ${r.maxAbs.toExponential(2)}`);
       const gt = readNpyFloat32(join(REFERENCE_DIR, 'e2e', 'gt_masks.npy')).data;
-      scored.forEach((s, i) => assert.deepEqual(Array.from(s.mask), Array.from(gt.subarray(i * 224 * 224, (i + 1) * 224 * 224), (v) => (v === 1 ? 1 : 0)), `mask ${i}`));
+      scored.forEach((s, i) =>
+        assert.deepEqual(
+          Array.from(s.mask),
+          Array.from(gt.subarray(i * 224 * 224, (i + 1) * 224 * 224), (v) => (v === 1 ? 1 : 0)),
+          `mask ${i}`,
+        ),
+      );
       const m = computeMetrics(scored, null, 224);
       assert.equal(m.image_auroc, 0.8125);
       assert.ok(Math.abs(m.pixel_auroc - pixelAuroc) < 1e-5, `pixel AUROC ${m.pixel_auroc} vs ${pixelAuroc}`);
-      assert.ok(Math.abs(m.pixel_auroc_anomalous - anomalousAuroc) < 1e-5, `anomalous pixel AUROC ${m.pixel_auroc_anomalous} vs ${anomalousAuroc}`);
+      assert.ok(
+        Math.abs(m.pixel_auroc_anomalous - anomalousAuroc) < 1e-5,
+        `anomalous pixel AUROC ${m.pixel_auroc_anomalous} vs ${anomalousAuroc}`,
+      );
       await model.release();
     });
   }
@@ -100,8 +127,26 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
     if (!onnx) return;
     const out = mkdtempSync(join(tmpdir(), 'patchline-e2e-'));
     const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
-    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], { encoding: 'utf8', cwd: PROJECT_ROOT });
-    const fit = run('fit', '--data', data, '--backbone', onnx, '--layers', 'layer2,layer3', '--coreset-method', 'identity', '--holdout', '0', '--out', join(out, 'bank'));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
+        encoding: 'utf8',
+        cwd: PROJECT_ROOT,
+      });
+    const fit = run(
+      'fit',
+      '--data',
+      data,
+      '--backbone',
+      onnx,
+      '--layers',
+      'layer2,layer3',
+      '--coreset-method',
+      'identity',
+      '--holdout',
+      '0',
+      '--out',
+      join(out, 'bank'),
+    );
     assert.equal(fit.status, 0, fit.stderr);
     assert.match(fit.stderr, /embed: 10\/10 images/);
     const ev = run('eval', '--bank', join(out, 'bank'), '--data', data, '--json', join(out, 'r.json'));

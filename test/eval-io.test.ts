@@ -22,7 +22,10 @@ describe('eval inputs', () => {
     cv.imwrite(path, m);
     const mask = await loadMask(path, { width: 200, height: 100 }, { mode: 'exact', width: 200, height: 100 });
     assert.equal(mask.length, 200 * 100);
-    assert.equal(mask.reduce((a, b) => a + b, 0), 40 * 20);
+    assert.equal(
+      mask.reduce((a, b) => a + b, 0),
+      40 * 20,
+    );
     assert.equal(mask[50 * 200 + 100], 1);
     assert.equal(mask[37 * 200 + 76], 0);
   });
@@ -43,7 +46,10 @@ describe('eval inputs', () => {
     writeFileSync(join(plain, 'b.png'), '');
     writeFileSync(join(plain, 'a.jpg'), '');
     writeFileSync(join(plain, 'notes.txt'), '');
-    assert.deepEqual(trainingImages(plain).map((p) => p.slice(-5)), ['a.jpg', 'b.png']);
+    assert.deepEqual(
+      trainingImages(plain).map((p) => p.slice(-5)),
+      ['a.jpg', 'b.png'],
+    );
     assert.throws(() => trainingImages(join(dir, 'nope')), /nope: no such folder/);
     const cat = join(dir, 'cat');
     mkdirSync(join(cat, 'test', 'good'), { recursive: true });
@@ -53,7 +59,13 @@ describe('eval inputs', () => {
     writeFileSync(join(cat, 'test', 'scratch', '1.bmp'), '');
     writeFileSync(join(cat, 'ground_truth', 'scratch', '1_mask.png'), '');
     const s = testSamples(cat);
-    assert.deepEqual(s.map((x) => [x.defect, x.label, x.maskPath?.slice(-10)]), [['good', 0, undefined], ['scratch', 1, '1_mask.png']]);
+    assert.deepEqual(
+      s.map((x) => [x.defect, x.label, x.maskPath?.slice(-10)]),
+      [
+        ['good', 0, undefined],
+        ['scratch', 1, '1_mask.png'],
+      ],
+    );
     mkdirSync(join(cat, 'test', 'dent'));
     assert.throws(() => testSamples(cat), /test\/dent: folder has no images/);
   });

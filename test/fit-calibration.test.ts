@@ -11,7 +11,11 @@ import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
 const out = mkdtempSync(join(tmpdir(), 'patchline-fit-'));
 const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, PATCHLINE_CACHE_DIR: join(out, 'cache') } });
+  spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PATCHLINE_CACHE_DIR: join(out, 'cache') },
+  });
 
 describe('fit calibration', () => {
   test('holdout positions are spread evenly and deterministic', () => {
@@ -68,7 +72,15 @@ describe('fit calibration', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /crack\/7\.png: defect image without a mask/);
 
-    r = cli('eval', '--bank', join(out, 'missing.bank'), '--data', join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex'), '--json', join(out, 'r.json'));
+    r = cli(
+      'eval',
+      '--bank',
+      join(out, 'missing.bank'),
+      '--data',
+      join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex'),
+      '--json',
+      join(out, 'r.json'),
+    );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--bank: .*missing\.bank: cannot read bank: ENOENT/);
   });

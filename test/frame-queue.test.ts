@@ -24,10 +24,20 @@ describe('FrameQueue', () => {
   test('while the consumer is busy frames accumulate; the oldest are dropped beyond capacity', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const dropped: string[] = [];
-      const q = new FrameQueue<string>({ capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 }, { onDrop: (d) => dropped.push(d) });
+      const q = new FrameQueue<string>(
+        { capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 },
+        { onDrop: (d) => dropped.push(d) },
+      );
       const src = cold('a-b-c-d-e|');
       // The consumer takes 5 ms per batch: b and d are pushed out by c and e.
-      const out = q.batches(src).pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))));
+      const out = q.batches(src).pipe(
+        concatMap((b) =>
+          of(b).pipe(
+            delay(5),
+            tap(() => q.ready()),
+          ),
+        ),
+      );
       expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
     });
   });
@@ -35,8 +45,18 @@ describe('FrameQueue', () => {
   test('drops are reported', () => {
     const dropped: string[] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      const q = new FrameQueue<string>({ capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 }, { onDrop: (d) => dropped.push(d) });
-      const out = q.batches(cold('a-b-c-d-e|')).pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))));
+      const q = new FrameQueue<string>(
+        { capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 },
+        { onDrop: (d) => dropped.push(d) },
+      );
+      const out = q.batches(cold('a-b-c-d-e|')).pipe(
+        concatMap((b) =>
+          of(b).pipe(
+            delay(5),
+            tap(() => q.ready()),
+          ),
+        ),
+      );
       expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
     });
     assert.deepEqual(dropped, ['b', 'd']);
@@ -60,7 +80,14 @@ describe('FrameQueue', () => {
     await new Promise<void>((resolve) =>
       q
         .batches(src)
-        .pipe(concatMap((b) => of(b).pipe(delay(5), tap(() => q.ready()))))
+        .pipe(
+          concatMap((b) =>
+            of(b).pipe(
+              delay(5),
+              tap(() => q.ready()),
+            ),
+          ),
+        )
         .subscribe({ next: (b) => got.push(b), complete: resolve }),
     );
     assert.deepEqual(got, [[0], [1], [2], [3], [4]]);

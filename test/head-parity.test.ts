@@ -36,7 +36,11 @@ describe('embedding head vs reference fixtures', () => {
         const a = readNpyFloat32(join(dir, `input_${layer}.npy`));
         return { name: layer, tensor: { type: 'float32' as const, data: a.data, dims: a.shape } };
       });
-      const out = await embedFeatureMaps(runtime, maps, { patchsize: c.patchsize, pretrainDim: c.pretrain_embed_dimension, targetDim: c.target_embed_dimension });
+      const out = await embedFeatureMaps(runtime, maps, {
+        patchsize: c.patchsize,
+        pretrainDim: c.pretrain_embed_dimension,
+        targetDim: c.target_embed_dimension,
+      });
       const expected = readNpyFloat32(join(dir, 'embedding.npy'));
       assert.deepEqual(out.dims, expected.shape);
       const r = assertClose(out.data, expected.data, { atol: 1e-6 }, name);

@@ -30,7 +30,14 @@ function clustered(rows: number, dim: number, seed: number): Float32Array {
   return out;
 }
 
-async function compareForms(runtime: InferenceRuntime, bank: Float32Array, queries: Float32Array, dim: number, k: number, bounded: ScorerOptions) {
+async function compareForms(
+  runtime: InferenceRuntime,
+  bank: Float32Array,
+  queries: Float32Array,
+  dim: number,
+  k: number,
+  bounded: ScorerOptions,
+) {
   const full = await KnnScorer.create(runtime, bank, dim, k, 'full', { form: 'full' });
   const fast = await KnnScorer.create(runtime, bank, dim, k, 'bounded', { ...bounded, form: 'bounded' });
   const a = await full.score(queries.slice());
@@ -47,7 +54,10 @@ async function compareForms(runtime: InferenceRuntime, bank: Float32Array, queri
   for (let i = 0; i < a.indices.length; i++) {
     if (a.indices[i] !== b.indices[i]) differentRows++;
     // Float32 rounding of |q|^2 + |x|^2 - 2 q.x, at the scale of the norms.
-    assert.ok(Math.abs(a.distances[i]! - b.distances[i]!) <= 1e-5 * maxNorm + 1e-4 * a.distances[i]!, `distance ${i}: full ${a.distances[i]} vs bounded ${b.distances[i]}`);
+    assert.ok(
+      Math.abs(a.distances[i]! - b.distances[i]!) <= 1e-5 * maxNorm + 1e-4 * a.distances[i]!,
+      `distance ${i}: full ${a.distances[i]} vs bounded ${b.distances[i]}`,
+    );
   }
   assert.equal(differentRows, 0, `${differentRows} of ${a.indices.length} neighbours differ`);
   return { open: b.open!, queries: queries.length / dim };

@@ -36,7 +36,13 @@ describe('zoo MobileNetV2 (int8)', () => {
     const models = sharedPath(t, 'models', CATALOGUE[DEFAULT_BACKBONE]!.onnx);
     if (!models) return;
     const backbone = resolveBackbone(DEFAULT_BACKBONE, `${models}/..`);
-    const embedder = await Embedder.create(runtime, backbone, ['features.6', 'features.13'], { patchsize: 3, pretrainDim: 256, targetDim: 256 }, { width: 224, height: 224 });
+    const embedder = await Embedder.create(
+      runtime,
+      backbone,
+      ['features.6', 'features.13'],
+      { patchsize: 3, pretrainDim: 256, targetDim: 256 },
+      { width: 224, height: 224 },
+    );
     assert.deepEqual(
       embedder.headSpec.layers.map((l) => [l.name, l.channels, 224 / l.height, 224 / l.width]),
       [

@@ -21,14 +21,25 @@ describe('model fetch', () => {
     const dir = mkdtempSync(join(tmpdir(), 'patchline-fetch-'));
     const spec = (url: string) => ({ spec: { ...CATALOGUE.mobilenetv2!, url }, onnxPath: join(dir, 'mobilenetv2-12-int8.onnx') });
     try {
-      await assert.rejects(ensureModel(spec(`http://127.0.0.1:${port}/bad.onnx`)), /has sha256 [0-9a-f]{64}, expected cc028fe6.*nothing was written/);
+      await assert.rejects(
+        ensureModel(spec(`http://127.0.0.1:${port}/bad.onnx`)),
+        /has sha256 [0-9a-f]{64}, expected cc028fe6.*nothing was written/,
+      );
       assert.equal(existsSync(join(dir, 'mobilenetv2-12-int8.onnx')), false);
-      assert.deepEqual(await ensureModel(spec(`http://127.0.0.1:${port}/good.onnx`)), { status: 'downloaded', path: join(dir, 'mobilenetv2-12-int8.onnx') });
+      assert.deepEqual(await ensureModel(spec(`http://127.0.0.1:${port}/good.onnx`)), {
+        status: 'downloaded',
+        path: join(dir, 'mobilenetv2-12-int8.onnx'),
+      });
       assert.equal((await ensureModel(spec('http://127.0.0.1:1/never'))).status, 'present');
     } finally {
       server.close();
     }
     const offline = { spec: { ...CATALOGUE.mobilenetv2!, url: 'http://127.0.0.1:1/model.onnx' }, onnxPath: join(dir, 'sub', 'm.onnx') };
-    await assert.rejects(ensureModel(offline), (e: Error) => e.message.includes(`place the file at ${join(dir, 'sub', 'm.onnx')} (sha256 ${MOBILENETV2_SHA256})`) && e.message.includes('PATCHLINE_MODEL_DIR'));
+    await assert.rejects(
+      ensureModel(offline),
+      (e: Error) =>
+        e.message.includes(`place the file at ${join(dir, 'sub', 'm.onnx')} (sha256 ${MOBILENETV2_SHA256})`) &&
+        e.message.includes('PATCHLINE_MODEL_DIR'),
+    );
   });
 });

@@ -43,7 +43,11 @@ describe('reference preprocessing parity', () => {
     const root = sharedPath(t, 'fixtures', 'reference', 'e2e', 'mvtec', 'synthtex', 'test');
     if (!root) return;
     const order = ['blob/000', 'blob/001', 'good/000', 'good/001', 'good/002', 'good/003', 'scratch/000', 'scratch/001'];
-    const batch = await loadBatch(order.map((o) => join(root, `${o}.png`)), REFERENCE_RESIZE, IMAGENET_NORMALIZATION);
+    const batch = await loadBatch(
+      order.map((o) => join(root, `${o}.png`)),
+      REFERENCE_RESIZE,
+      IMAGENET_NORMALIZATION,
+    );
     const expected = readNpyFloat32(join(REFERENCE_DIR, 'e2e', 'test_images.npy'));
     assert.deepEqual(batch.dims, expected.shape);
     assert.equal(bitwiseDiffs(batch.data, expected.data), 0);
@@ -63,13 +67,21 @@ describe('reference preprocessing parity', () => {
 describe('decoding', () => {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-decode-'));
 
-  async function encoded(ext: string, make: (cv: Awaited<ReturnType<typeof loadOpenCV>>) => InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>): Promise<Buffer> {
+  async function encoded(
+    ext: string,
+    make: (cv: Awaited<ReturnType<typeof loadOpenCV>>) => InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>,
+  ): Promise<Buffer> {
     const cv = await loadOpenCV();
     return cv.imencode(ext, make(cv));
   }
 
   test('8-bit gray, RGB, RGBA PNG; JPEG; BMP; TIFF; 16-bit PNG all decode to 8-bit RGB', async () => {
-    const cases: [string, string, (cv: Awaited<ReturnType<typeof loadOpenCV>>) => InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>, [number, number, number]][] = [
+    const cases: [
+      string,
+      string,
+      (cv: Awaited<ReturnType<typeof loadOpenCV>>) => InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>,
+      [number, number, number],
+    ][] = [
       ['gray png', '.png', (cv) => new cv.Mat(5, 7, cv.CV_8UC1, 200), [200, 200, 200]],
       ['bgr png', '.png', (cv) => new cv.Mat(5, 7, cv.CV_8UC3, [10, 20, 30]), [30, 20, 10]],
       ['bgra png', '.png', (cv) => new cv.Mat(5, 7, cv.CV_8UC4, [10, 20, 30, 128]), [30, 20, 10]],

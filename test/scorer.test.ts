@@ -29,7 +29,10 @@ describe('kNN scorer vs faiss', () => {
         assertClose(r.distances, d, { atol: 1e-4, rtol: 2e-6 }, `k${k} distances (block ${block ?? 'all'})`);
         assert.deepEqual(Array.from(r.indices, Number), Array.from(readNpy(join(dir, `k${k}_indices.npy`)).data as BigInt64Array, Number));
         assertClose(r.scores, readNpyFloat32(join(dir, `k${k}_scores.npy`)).data, { atol: 1e-4, rtol: 2e-6 }, `k${k} scores`);
-        assert.equal(compareClose(r.scores, perturbed(readNpyFloat32(join(dir, `k${k}_scores.npy`)).data, 3, 1e-3), { atol: 1e-4, rtol: 2e-6 }).ok, false);
+        assert.equal(
+          compareClose(r.scores, perturbed(readNpyFloat32(join(dir, `k${k}_scores.npy`)).data, 3, 1e-3), { atol: 1e-4, rtol: 2e-6 }).ok,
+          false,
+        );
         await scorer.release();
       }
     });

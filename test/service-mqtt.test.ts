@@ -19,7 +19,8 @@ import { fitWebBank } from './helpers/web-bank.js';
 useTestCache();
 const models = join(SHARED_DIR, 'models');
 const haveModel = existsSync(join(models, 'mobilenetv2-12-int8.onnx'));
-if (!haveModel) process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: service tests need the zoo MobileNetV2\n`);
+if (!haveModel)
+  process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: service tests need the zoo MobileNetV2\n`);
 
 async function config(bank: string, broker: string, lines: number, linesPerSecond: number): Promise<Config> {
   return {
@@ -40,7 +41,13 @@ interface Collected {
 }
 
 async function subscribe(url: string): Promise<Collected> {
-  const c: Collected = { seqs: [], invalid: [], statuses: [], heatmaps: 0, client: await mqtt.connectAsync(url, { reconnectPeriod: 50, protocolVersion: 5 }) };
+  const c: Collected = {
+    seqs: [],
+    invalid: [],
+    statuses: [],
+    heatmaps: 0,
+    client: await mqtt.connectAsync(url, { reconnectPeriod: 50, protocolVersion: 5 }),
+  };
   await c.client.subscribeAsync('patchline/#', { qos: 1 });
   c.client.on('connect', () => void c.client.subscribeAsync('patchline/#', { qos: 1 }));
   c.client.on('message', (topic, payload) => {
@@ -54,8 +61,7 @@ async function subscribe(url: string): Promise<Collected> {
     } else if (topic.endsWith('/status')) {
       check(statusSchema);
       c.statuses.push(JSON.parse(payload.toString()).state);
-    }
-    else if (topic.endsWith('/heatmap')) c.heatmaps++;
+    } else if (topic.endsWith('/heatmap')) c.heatmaps++;
   });
   return c;
 }
@@ -86,7 +92,10 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     const service = new InspectionService({ ...c, output: { resultsFile } }, (s) => logged.push(s));
     await service.start();
     // This onnxruntime is CPU-only: TensorRT and CUDA are skipped with a warning and a metric label.
-    assert.ok(logged.some((l) => /execution provider 'tensorrt' is not available/.test(l)), logged.join('\n'));
+    assert.ok(
+      logged.some((l) => /execution provider 'tensorrt' is not available/.test(l)),
+      logged.join('\n'),
+    );
     assert.ok(logged.some((l) => /execution provider 'cuda' is not available/.test(l)));
     const health = await fetch(`${service.metricsUrl}/healthz`);
     assert.equal(health.status, 200);
@@ -100,23 +109,38 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     const n = service.stats.framesOut;
     // 1200 lines: tile rows at 0, 192, ..., 960 (6 rows) x 3 columns.
     assert.equal(n, 18);
-    assert.deepEqual(sub.seqs, Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      sub.seqs,
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.deepEqual(sub.statuses.slice(-1), ['offline']);
     assert.ok(sub.statuses.includes('online'));
     assert.ok(sub.heatmaps > 0);
     assert.deepEqual(sub.invalid, [], 'payloads match the documented JSON Schemas');
     // The local results file holds the same payloads, one per line, in order.
-    const lines = readFileSync(resultsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.seq), sub.seqs);
+    const lines = readFileSync(resultsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.seq),
+      sub.seqs,
+    );
     for (const l of lines) assert.equal(resultSchema.safeParse(l).success, true, JSON.stringify(l).slice(0, 200));
-    const documented = [...readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/`((?:patchline|nodejs)_[a-z_]+)`/g)].map((m) => m[1]!);
+    const documented = [
+      ...readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/`((?:patchline|nodejs)_[a-z_]+)`/g),
+    ].map((m) => m[1]!);
     assert.ok(documented.length >= 20);
-    for (const name of new Set(documented)) assert.match(midRun, new RegExp(`^(# TYPE )?${name}[ {]`, 'm'), `${name} is documented but not exported`);
+    for (const name of new Set(documented))
+      assert.match(midRun, new RegExp(`^(# TYPE )?${name}[ {]`, 'm'), `${name} is documented but not exported`);
     // Every metric the Grafana dashboard and the alert rules use is exported by the service.
-    const monitoring = ['grafana-dashboard.json', 'patchline-alerts.yml'].map((f) => readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', f), 'utf8')).join('\n');
+    const monitoring = ['grafana-dashboard.json', 'patchline-alerts.yml']
+      .map((f) => readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', f), 'utf8'))
+      .join('\n');
     const used = new Set([...monitoring.matchAll(/\b((?:patchline|nodejs)_[a-z_]+?)(?:_bucket|_sum|_count)?\b/g)].map((m) => m[1]!));
     assert.ok(used.size >= 12, `dashboard and alerts use ${used.size} metrics`);
-    for (const name of used) assert.match(midRun, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is used by deploy/monitoring but not exported`);
+    for (const name of used)
+      assert.match(midRun, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is used by deploy/monitoring but not exported`);
     for (const name of used) assert.ok(documented.includes(name), `${name} is used by deploy/monitoring but not in docs/metrics.md`);
   });
 
@@ -144,7 +168,10 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     assert.ok(queuedPeak > 0, 'results were queued while the broker was away');
     // QoS 1: every result at least once; first deliveries in order.
     const firsts = sub.seqs.filter((s, i) => sub.seqs.indexOf(s) === i);
-    assert.deepEqual(firsts, Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      firsts,
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.equal(metricValue(await service.metrics.text(), 'patchline_mqtt_dropped_total'), 0);
   });
 });
@@ -191,14 +218,23 @@ describe('bank hot reload under a running stream', { skip: !haveModel }, () => {
     await service.stop();
     await new Promise((r) => setTimeout(r, 300));
     await sub.client.endAsync();
-    assert.ok(logs.some((l) => l.includes('bank reloaded (MQTT command)')), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => l.includes('bank reloaded (MQTT command)')),
+      logs.join('\n'),
+    );
     const n = service.stats.framesOut;
     const firsts = sub.seqs.filter((s, i) => sub.seqs.indexOf(s) === i);
-    assert.deepEqual(firsts, Array.from({ length: n }, (_, i) => i), 'no frame lost across reloads');
+    assert.deepEqual(
+      firsts,
+      Array.from({ length: n }, (_, i) => i),
+      'no frame lost across reloads',
+    );
     // Banks change in runs: live.bank (first), live.bank (second), other.bank; never back.
     const runs = banks.filter((b, i) => i === 0 || b !== banks[i - 1]);
     assert.equal(runs.length, 3, runs.join(' -> '));
-    assert.ok(runs[0]!.startsWith('live.bank@') && runs[1]!.startsWith('live.bank@') && runs[0] !== runs[1] && runs[2]!.startsWith('other.bank@'));
+    assert.ok(
+      runs[0]!.startsWith('live.bank@') && runs[1]!.startsWith('live.bank@') && runs[0] !== runs[1] && runs[2]!.startsWith('other.bank@'),
+    );
     assert.equal(metricValue(await service.metrics.text(), 'patchline_bank_reloads_total'), 2);
   });
 });

@@ -17,7 +17,8 @@ import { fitWebBank } from './helpers/web-bank.js';
 const cache = useTestCache();
 const models = join(SHARED_DIR, 'models');
 const haveModel = existsSync(join(models, 'mobilenetv2-12-int8.onnx'));
-if (!haveModel) process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: shutdown test needs the zoo MobileNetV2\n`);
+if (!haveModel)
+  process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: shutdown test needs the zoo MobileNetV2\n`);
 
 describe('patchline run process', { skip: !haveModel }, () => {
   let broker: Mosquitto;
@@ -33,12 +34,16 @@ describe('patchline run process', { skip: !haveModel }, () => {
     mkdirSync(images);
     const cv = await loadOpenCV();
     const web = new SyntheticWeb({ width: 224, seed: 5, defectEvery: 0 });
-    for (let i = 0; i < 4; i++) cv.imwrite(join(images, `${i}.png`), new cv.Mat(Buffer.from(web.render(i * 224, 224)), 224, 224, cv.CV_8UC3));
+    for (let i = 0; i < 4; i++)
+      cv.imwrite(join(images, `${i}.png`), new cv.Mat(Buffer.from(web.render(i * 224, 224)), 224, 224, cv.CV_8UC3));
     writeFileSync(join(images, '2b-corrupt.png'), 'this is not a png');
     copyFileSync(join(images, '0.png'), join(images, '9.png'));
     const port = await freePort();
     const config = join(dir, 'run.yaml');
-    writeFileSync(config, `source: { type: folder, path: ${images}, watch: true, pollMs: 100 }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\n`);
+    writeFileSync(
+      config,
+      `source: { type: folder, path: ${images}, watch: true, pollMs: 100 }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\n`,
+    );
     const sub = await mqtt.connectAsync(broker.url);
     const results: number[] = [];
     const statuses: string[] = [];
@@ -47,7 +52,11 @@ describe('patchline run process', { skip: !haveModel }, () => {
       if (topic.endsWith('/status')) statuses.push(JSON.parse(p.toString()).state);
     });
     await sub.subscribeAsync('patchline/#', { qos: 1 });
-    const proc = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), 'run', '--config', config, '--quiet'], { cwd: PROJECT_ROOT, env: { ...process.env, PATCHLINE_CACHE_DIR: cache } });
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), 'run', '--config', config, '--quiet'],
+      { cwd: PROJECT_ROOT, env: { ...process.env, PATCHLINE_CACHE_DIR: cache } },
+    );
     let stderr = '';
     proc.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

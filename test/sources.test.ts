@@ -16,7 +16,17 @@ import { loadOpenCV } from '../src/preprocess/opencv.js';
 const dir = mkdtempSync(join(tmpdir(), 'patchline-sources-'));
 const events = (): SourceEvents & { bad: string[]; reconnects: number[] } => {
   const e = { bad: [] as string[], reconnects: [] as number[] };
-  return { ...e, onBadFrame: (w) => e.bad.push(w), onReconnect: (_a, d) => e.reconnects.push(d), get bad() { return e.bad; }, get reconnects() { return e.reconnects; } };
+  return {
+    ...e,
+    onBadFrame: (w) => e.bad.push(w),
+    onReconnect: (_a, d) => e.reconnects.push(d),
+    get bad() {
+      return e.bad;
+    },
+    get reconnects() {
+      return e.reconnects;
+    },
+  };
 };
 
 describe('sources', () => {
@@ -30,7 +40,14 @@ describe('sources', () => {
     const got = firstValueFrom(folderSource({ path: folder, watch: true, pollMs: 50 }, FREE_FLOW, ev).pipe(take(3), toArray()));
     setTimeout(() => cv.imwrite(join(folder, 'd.png'), new cv.Mat(8, 8, cv.CV_8UC3, [1, 2, 3])), 200);
     const frames = await got;
-    assert.deepEqual(frames.map((f) => [f.seq, f.position.file?.slice(-5)]), [[0, 'a.png'], [1, 'b.png'], [2, 'd.png']]);
+    assert.deepEqual(
+      frames.map((f) => [f.seq, f.position.file?.slice(-5)]),
+      [
+        [0, 'a.png'],
+        [1, 'b.png'],
+        [2, 'd.png'],
+      ],
+    );
     assert.equal(ev.bad.length, 1);
   });
 
@@ -42,13 +59,20 @@ describe('sources', () => {
     w.release();
     const frames = await firstValueFrom(videoSource({ device: path, live: false }, FREE_FLOW, events()).pipe(toArray()));
     assert.equal(frames.length, 5);
-    assert.deepEqual(frames.map((f) => f.position.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      frames.map((f) => f.position.index),
+      [0, 1, 2, 3, 4],
+    );
     assert.deepEqual([frames[0]!.image.width, frames[0]!.image.height], [64, 48]);
   });
 
   test('a live camera that fails reconnects with exponential backoff', async () => {
     const ev = events();
-    const sub = videoSource({ device: join(dir, 'no-such-camera.avi'), live: true, reconnect: { initialMs: 20, maxMs: 80 } }, FREE_FLOW, ev).subscribe();
+    const sub = videoSource(
+      { device: join(dir, 'no-such-camera.avi'), live: true, reconnect: { initialMs: 20, maxMs: 80 } },
+      FREE_FLOW,
+      ev,
+    ).subscribe();
     const until = Date.now() + 5000;
     while (ev.reconnects.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     sub.unsubscribe();
@@ -56,8 +80,16 @@ describe('sources', () => {
   });
 
   test('synthetic web: same seed, same lines, whatever the chunking', async () => {
-    const a = await firstValueFrom(syntheticWebSource({ width: 32, seed: 4, defectEvery: 50, linesPerChunk: 10, linesPerSecond: 0, lines: 100 }, FREE_FLOW).chunks.pipe(toArray()));
-    const b = await firstValueFrom(syntheticWebSource({ width: 32, seed: 4, defectEvery: 50, linesPerChunk: 33, linesPerSecond: 0, lines: 100 }, FREE_FLOW).chunks.pipe(toArray()));
+    const a = await firstValueFrom(
+      syntheticWebSource({ width: 32, seed: 4, defectEvery: 50, linesPerChunk: 10, linesPerSecond: 0, lines: 100 }, FREE_FLOW).chunks.pipe(
+        toArray(),
+      ),
+    );
+    const b = await firstValueFrom(
+      syntheticWebSource({ width: 32, seed: 4, defectEvery: 50, linesPerChunk: 33, linesPerSecond: 0, lines: 100 }, FREE_FLOW).chunks.pipe(
+        toArray(),
+      ),
+    );
     const join2 = (cs: typeof a) => Buffer.concat(cs.map((c) => Buffer.from(c.data)));
     assert.equal(a.length, 10);
     assert.equal(b.at(-1)!.lines, 1);

@@ -31,7 +31,16 @@ async function listen(url: string): Promise<{ msgs: Msg[]; client: mqtt.MqttClie
   const client = await mqtt.connectAsync(url);
   client.on('message', (topic, payload) => {
     const p = spb.decodePayload(payload);
-    msgs.push({ type: topic.split('/')[2]!, seq: p.seq === undefined || p.seq === null ? undefined : Number(p.seq), metrics: Object.fromEntries((p.metrics ?? []).map((m) => [m.name!, typeof m.value === 'object' && m.value !== null && 'low' in m.value ? Number(m.value) : m.value])) });
+    msgs.push({
+      type: topic.split('/')[2]!,
+      seq: p.seq === undefined || p.seq === null ? undefined : Number(p.seq),
+      metrics: Object.fromEntries(
+        (p.metrics ?? []).map((m) => [
+          m.name!,
+          typeof m.value === 'object' && m.value !== null && 'low' in m.value ? Number(m.value) : m.value,
+        ]),
+      ),
+    });
   });
   await client.subscribeAsync('spBv1.0/#');
   return { msgs, client };
@@ -52,7 +61,8 @@ describe('Sparkplug B', () => {
     const topics = sparkplugTopics(opts);
     const node = new SparkplugNode(opts, () => {});
     await wait(500);
-    const frame = (seq: number) => ({ seq, score: 3.5, normalizedScore: 0.2, isAnomaly: false, threshold: 10, regions: [], bankId: 'b@1' }) as unknown as ScoredFrame;
+    const frame = (seq: number) =>
+      ({ seq, score: 3.5, normalizedScore: 0.2, isAnomaly: false, threshold: 10, regions: [], bankId: 'b@1' }) as unknown as ScoredFrame;
     for (let i = 0; i < 300; i++) node.publishResult(frame(i), 12.5);
     await wait(800);
     assert.equal(msgs[0]!.type, 'NBIRTH');
@@ -60,18 +70,39 @@ describe('Sparkplug B', () => {
     assert.equal(msgs[0]!.metrics.bdSeq, 0);
     assert.equal(msgs[0]!.metrics['Node Control/Rebirth'], false);
     assert.equal(msgs[1]!.type, 'DBIRTH');
-    assert.deepEqual(Object.keys(msgs[1]!.metrics).sort(), ['bank', 'defects', 'frames_per_second', 'is_anomaly', 'normalized_score', 'score', 'seq', 'threshold']);
+    assert.deepEqual(Object.keys(msgs[1]!.metrics).sort(), [
+      'bank',
+      'defects',
+      'frames_per_second',
+      'is_anomaly',
+      'normalized_score',
+      'score',
+      'seq',
+      'threshold',
+    ]);
     const data = msgs.filter((m) => m.type === 'DDATA');
     assert.equal(data.length, 300);
-    assert.deepEqual(msgs.slice(0, 302).map((m) => m.seq), Array.from({ length: 302 }, (_, i) => i % 256));
+    assert.deepEqual(
+      msgs.slice(0, 302).map((m) => m.seq),
+      Array.from({ length: 302 }, (_, i) => i % 256),
+    );
     assert.equal(data[0]!.metrics.score, 3.5);
     assert.equal(data.at(-1)!.metrics.seq, 299);
 
     // Rebirth command from SCADA.
-    await client.publishAsync(topics.ncmd, Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })));
+    await client.publishAsync(
+      topics.ncmd,
+      Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })),
+    );
     await wait(500);
     const rebirth = msgs.slice(302).filter((m) => m.type !== 'NCMD');
-    assert.deepEqual(rebirth.slice(0, 2).map((m) => [m.type, m.seq]), [['NBIRTH', 0], ['DBIRTH', 1]]);
+    assert.deepEqual(
+      rebirth.slice(0, 2).map((m) => [m.type, m.seq]),
+      [
+        ['NBIRTH', 0],
+        ['DBIRTH', 1],
+      ],
+    );
     assert.equal(rebirth[1]!.metrics.seq, 299, 'DBIRTH carries the current values');
 
     // The connection drops: the broker publishes the will, NDEATH with this session's bdSeq.
@@ -90,27 +121,34 @@ describe('Sparkplug B', () => {
     await client.endAsync();
   });
 
-  test('the service publishes Sparkplug B when enabled in the config', { skip: !existsSync(join(models, 'mobilenetv2-12-int8.onnx')) }, async () => {
-    const { msgs, client } = await listen(broker.url);
-    const bank = await fitWebBank(models);
-    const base = defaultConfig();
-    const service = new InspectionService(
-      {
-        ...base,
-        source: { type: 'synthetic-web', width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines: 800 },
-        model: { ...base.model, bank, modelDir: models },
-        mqtt: { ...base.mqtt, url: broker.url, sparkplug: { enabled: true, groupId: 'plant' } },
-        metrics: { ...base.metrics, enabled: false },
-      },
-      () => {},
-    );
-    await service.start();
-    await service.done();
-    await service.stop();
-    await wait(300);
-    await client.endAsync();
-    assert.deepEqual(msgs.slice(0, 2).map((m) => m.type), ['NBIRTH', 'DBIRTH']);
-    assert.equal(msgs.filter((m) => m.type === 'DDATA').length, service.stats.framesOut);
-    assert.equal(msgs.at(-1)!.type, 'NDEATH');
-  });
+  test(
+    'the service publishes Sparkplug B when enabled in the config',
+    { skip: !existsSync(join(models, 'mobilenetv2-12-int8.onnx')) },
+    async () => {
+      const { msgs, client } = await listen(broker.url);
+      const bank = await fitWebBank(models);
+      const base = defaultConfig();
+      const service = new InspectionService(
+        {
+          ...base,
+          source: { type: 'synthetic-web', width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines: 800 },
+          model: { ...base.model, bank, modelDir: models },
+          mqtt: { ...base.mqtt, url: broker.url, sparkplug: { enabled: true, groupId: 'plant' } },
+          metrics: { ...base.metrics, enabled: false },
+        },
+        () => {},
+      );
+      await service.start();
+      await service.done();
+      await service.stop();
+      await wait(300);
+      await client.endAsync();
+      assert.deepEqual(
+        msgs.slice(0, 2).map((m) => m.type),
+        ['NBIRTH', 'DBIRTH'],
+      );
+      assert.equal(msgs.filter((m) => m.type === 'DDATA').length, service.stats.framesOut);
+      assert.equal(msgs.at(-1)!.type, 'NDEATH');
+    },
+  );
 });

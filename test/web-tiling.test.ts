@@ -38,7 +38,8 @@ function run(defects: { kind: 'scratch' | 'spot'; line: number; x: number; halfL
     for (const t of tiler.push(c)) {
       tiles.push(t);
       const map = new Float32Array(g.tileWidth * g.tileHeight);
-      for (let y = 0; y < g.tileHeight; y++) for (let x = 0; x < g.tileWidth; x++) map[y * g.tileWidth + x] = oracle(t.line + y, t.x + x, defects);
+      for (let y = 0; y < g.tileHeight; y++)
+        for (let x = 0; x < g.tileWidth; x++) map[y * g.tileWidth + x] = oracle(t.line + y, t.x + x, defects);
       regions.push(...merger.add(t, map));
     }
   }
@@ -55,11 +56,22 @@ describe('line-scan tiling', () => {
   test('tiles are exact copies of the web at their position, whatever the chunk size', () => {
     for (const per of [1, 37, 500]) {
       const { tiles, web } = run([], per);
-      assert.deepEqual(tiles.slice(0, 4).map((t) => [t.row, t.col, t.line, t.x]), [[0, 0, 0, 0], [0, 1, 0, 96], [0, 2, 0, 172], [1, 0, 96, 0]]);
+      assert.deepEqual(
+        tiles.slice(0, 4).map((t) => [t.row, t.col, t.line, t.x]),
+        [
+          [0, 0, 0, 0],
+          [0, 1, 0, 96],
+          [0, 2, 0, 172],
+          [1, 0, 96, 0],
+        ],
+      );
       const t = tiles[4]!;
       const rows = web.render(t.line, g.tileHeight);
       for (let y = 0; y < g.tileHeight; y += 17) {
-        assert.deepEqual(Array.from(t.image.data.subarray(y * 128 * 3, (y + 1) * 128 * 3)), Array.from(rows.subarray((y * 300 + t.x) * 3, (y * 300 + t.x + 128) * 3)));
+        assert.deepEqual(
+          Array.from(t.image.data.subarray(y * 128 * 3, (y + 1) * 128 * 3)),
+          Array.from(rows.subarray((y * 300 + t.x) * 3, (y * 300 + t.x + 128) * 3)),
+        );
       }
     }
   });
@@ -87,6 +99,9 @@ describe('line-scan tiling', () => {
 
   test('lost lines are detected', () => {
     const tiler = new WebTiler(g);
-    assert.throws(() => tiler.push({ seq: 3, timestamp: 0, firstLine: 10, lines: 1, width: 300, data: new Uint8Array(900) }), /starts at line 10, expected 0/);
+    assert.throws(
+      () => tiler.push({ seq: 3, timestamp: 0, firstLine: 10, lines: 1, width: 300, data: new Uint8Array(900) }),
+      /starts at line 10, expected 0/,
+    );
   });
 });

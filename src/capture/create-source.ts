@@ -31,7 +31,14 @@ export function isLineScan(config: Pick<Config, 'source' | 'linescan'>): boolean
 export function framesToChunks(): OperatorFunction<Frame, LineChunk> {
   let line = 0;
   return map((f) => {
-    const chunk: LineChunk = { seq: f.seq, timestamp: f.timestamp, firstLine: line, lines: f.image.height, width: f.image.width, data: f.image.data };
+    const chunk: LineChunk = {
+      seq: f.seq,
+      timestamp: f.timestamp,
+      firstLine: line,
+      lines: f.image.height,
+      width: f.image.width,
+      data: f.image.data,
+    };
     line += f.image.height;
     return chunk;
   });
@@ -40,7 +47,17 @@ export function framesToChunks(): OperatorFunction<Frame, LineChunk> {
 export function createSource(config: Pick<Config, 'source' | 'linescan'>, flow: Flow, events: SourceEvents): Source {
   const c = config.source;
   if (c.type === 'synthetic-web') {
-    const { chunks, web } = syntheticWebSource({ width: c.width, seed: c.seed, defectEvery: c.defectEvery, linesPerChunk: c.linesPerChunk, linesPerSecond: c.linesPerSecond, lines: c.lines }, flow);
+    const { chunks, web } = syntheticWebSource(
+      {
+        width: c.width,
+        seed: c.seed,
+        defectEvery: c.defectEvery,
+        linesPerChunk: c.linesPerChunk,
+        linesPerSecond: c.linesPerSecond,
+        lines: c.lines,
+      },
+      flow,
+    );
     return { kind: 'lines', chunks, webWidth: c.width, web };
   }
   const frames =

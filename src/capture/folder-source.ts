@@ -21,9 +21,7 @@ export function folderSource(opts: { path: string; watch: boolean; pollMs: numbe
       } catch (e) {
         throw new Error(`source.path: cannot read folder ${opts.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      const names = entries
-        .filter((f) => isImageFile(f) && !seen.has(f))
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const names = entries.filter((f) => isImageFile(f) && !seen.has(f)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (const name of names) {
         if (closed()) return;
         await flow.room();

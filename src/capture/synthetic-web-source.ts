@@ -6,7 +6,10 @@ import type { LineChunk } from '../core/frame.js';
 import { SyntheticWeb, type SyntheticWebOptions } from '../linescan/synthetic-web.js';
 import { fromLoop, sleep } from './from-loop.js';
 
-export function syntheticWebSource(opts: SyntheticWebOptions & { linesPerChunk: number; linesPerSecond: number; lines: number }, flow: Flow): { chunks: Observable<LineChunk>; web: SyntheticWeb } {
+export function syntheticWebSource(
+  opts: SyntheticWebOptions & { linesPerChunk: number; linesPerSecond: number; lines: number },
+  flow: Flow,
+): { chunks: Observable<LineChunk>; web: SyntheticWeb } {
   const web = new SyntheticWeb(opts);
   const chunks = fromLoop<LineChunk>(async (emit, closed) => {
     let seq = 0;

@@ -8,13 +8,22 @@ import { fromLoop, sleep } from './from-loop.js';
 import type { SourceEvents } from './source-events.js';
 
 interface Capture {
-  readAsync(): Promise<{ empty: boolean; rows: number; cols: number; channels: number; cvtColor(code: number): { getData(): Buffer; cols: number; rows: number } }>;
+  readAsync(): Promise<{
+    empty: boolean;
+    rows: number;
+    cols: number;
+    channels: number;
+    cvtColor(code: number): { getData(): Buffer; cols: number; rows: number };
+  }>;
   release(): void;
 }
 
 async function openCapture(device: number | string): Promise<Capture> {
   const cv = await loadOpenCV();
-  const cap = typeof device === 'string' && device.includes('!') ? new cv.VideoCapture(device, cv.CAP_GSTREAMER) : new cv.VideoCapture(device as never);
+  const cap =
+    typeof device === 'string' && device.includes('!')
+      ? new cv.VideoCapture(device, cv.CAP_GSTREAMER)
+      : new cv.VideoCapture(device as never);
   return cap as unknown as Capture;
 }
 
@@ -43,7 +52,13 @@ export function videoSource(
           }
           attempt = 0;
           const rgb = mat.channels === 1 ? mat.cvtColor(cv.COLOR_GRAY2RGB) : mat.cvtColor(cv.COLOR_BGR2RGB);
-          emit({ seq: seq++, timestamp: Date.now(), image: { width: rgb.cols, height: rgb.rows, channels: 3, data: new Uint8Array(rgb.getData()) }, position: { index: index++ }, latency: {} });
+          emit({
+            seq: seq++,
+            timestamp: Date.now(),
+            image: { width: rgb.cols, height: rgb.rows, channels: 3, data: new Uint8Array(rgb.getData()) },
+            position: { index: index++ },
+            latency: {},
+          });
         }
       } catch (e) {
         if (!opts.live) throw new Error(`${String(opts.device)}: cannot read video: ${(e as Error).message}`);

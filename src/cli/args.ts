@@ -34,7 +34,10 @@ export type ParsedOptions = Record<string, string | boolean | string[] | undefin
 export function helpText(cmd: CommandSpec): string {
   const lines = [`patchline ${cmd.name}: ${cmd.summary}`, '', 'Usage:', ...cmd.usage.map((u) => `  ${u}`), '', 'Options:'];
   const entries = Object.entries({ ...cmd.options, help: { type: 'boolean', help: 'show this help' } as OptionDoc });
-  const left = entries.map(([k, o]) => `  ${o.short ? `-${o.short}, ` : ''}--${k}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}${o.multiple ? ' ...' : ''}` : ''}`);
+  const left = entries.map(
+    ([k, o]) =>
+      `  ${o.short ? `-${o.short}, ` : ''}--${k}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}${o.multiple ? ' ...' : ''}` : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   entries.forEach(([, o], i) => {
     const def = o.default !== undefined && o.default !== false ? ` (default: ${String(o.default)})` : '';
@@ -104,15 +107,23 @@ export function intOption(cmd: CommandSpec, values: ParsedOptions, name: string,
   const raw = values[name];
   if (raw === undefined) throw new UsageError(`patchline ${cmd.name}: --${name} is required`);
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`patchline ${cmd.name}: --${name} must be an integer >= ${min}, got '${String(raw)}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`patchline ${cmd.name}: --${name} must be an integer >= ${min}, got '${String(raw)}'`);
   return n;
 }
 
 export function numberOption(cmd: CommandSpec, values: ParsedOptions, name: string, range: { min?: number; max?: number } = {}): number {
   const raw = values[name];
   const n = Number(raw);
-  if (raw === undefined || !Number.isFinite(n) || (range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max)) {
-    throw new UsageError(`patchline ${cmd.name}: --${name} must be a number${range.min !== undefined ? ` >= ${range.min}` : ''}${range.max !== undefined ? ` <= ${range.max}` : ''}, got '${String(raw)}'`);
+  if (
+    raw === undefined ||
+    !Number.isFinite(n) ||
+    (range.min !== undefined && n < range.min) ||
+    (range.max !== undefined && n > range.max)
+  ) {
+    throw new UsageError(
+      `patchline ${cmd.name}: --${name} must be a number${range.min !== undefined ? ` >= ${range.min}` : ''}${range.max !== undefined ? ` <= ${range.max}` : ''}, got '${String(raw)}'`,
+    );
   }
   return n;
 }

@@ -6,19 +6,42 @@ import { FIT_DEFAULTS } from '../patchcore/fit.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
 import { intOption, optionalString, sizeOption, UsageError, type CommandSpec, type OptionDoc, type ParsedOptions } from './args.js';
 
-export const MODEL_DIR_OPTION: OptionDoc = { type: 'string', value: 'DIR', help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)' };
+export const MODEL_DIR_OPTION: OptionDoc = {
+  type: 'string',
+  value: 'DIR',
+  help: 'models directory (default: $PATCHLINE_MODEL_DIR or ./models)',
+};
 
 export const BACKBONE_OPTIONS: Record<string, OptionDoc> = {
   backbone: { type: 'string', value: 'SPEC_OR_ONNX', default: 'mobilenetv2', help: 'catalogue name, backbone spec .json, or .onnx file' },
-  layers: { type: 'string', value: 'a,b', help: "feature layers, comma-separated (default: the backbone's defaultLayers; for a bare .onnx: graph tensor names)" },
+  layers: {
+    type: 'string',
+    value: 'a,b',
+    help: "feature layers, comma-separated (default: the backbone's defaultLayers; for a bare .onnx: graph tensor names)",
+  },
   'model-dir': MODEL_DIR_OPTION,
   threads: { type: 'string', value: 'N', help: 'onnxruntime threads per operator (default: all cores)' },
 };
 
 export const HEAD_OPTIONS: Record<string, OptionDoc> = {
-  patchsize: { type: 'string', value: 'P', default: String(FIT_DEFAULTS.head.patchsize), help: 'neighbourhood pooled into each patch feature' },
-  'pretrain-dim': { type: 'string', value: 'D1', default: String(FIT_DEFAULTS.head.pretrainDim), help: 'per-layer feature length after adaptive pooling' },
-  'target-dim': { type: 'string', value: 'D2', default: String(FIT_DEFAULTS.head.targetDim), help: 'embedding length after aggregating layers' },
+  patchsize: {
+    type: 'string',
+    value: 'P',
+    default: String(FIT_DEFAULTS.head.patchsize),
+    help: 'neighbourhood pooled into each patch feature',
+  },
+  'pretrain-dim': {
+    type: 'string',
+    value: 'D1',
+    default: String(FIT_DEFAULTS.head.pretrainDim),
+    help: 'per-layer feature length after adaptive pooling',
+  },
+  'target-dim': {
+    type: 'string',
+    value: 'D2',
+    default: String(FIT_DEFAULTS.head.targetDim),
+    help: 'embedding length after aggregating layers',
+  },
 };
 
 export const RESIZE_OPTIONS: Record<string, OptionDoc> = {
@@ -28,7 +51,11 @@ export const RESIZE_OPTIONS: Record<string, OptionDoc> = {
 };
 
 export function headParams(cmd: CommandSpec, v: ParsedOptions): HeadParams {
-  return { patchsize: intOption(cmd, v, 'patchsize'), pretrainDim: intOption(cmd, v, 'pretrain-dim'), targetDim: intOption(cmd, v, 'target-dim') };
+  return {
+    patchsize: intOption(cmd, v, 'patchsize'),
+    pretrainDim: intOption(cmd, v, 'pretrain-dim'),
+    targetDim: intOption(cmd, v, 'target-dim'),
+  };
 }
 
 export function resizePolicy(cmd: CommandSpec, v: ParsedOptions): ResizePolicy {
@@ -39,7 +66,10 @@ export function resizePolicy(cmd: CommandSpec, v: ParsedOptions): ResizePolicy {
   return { mode: 'shorter-side', resize, crop };
 }
 
-export function backboneChoice(cmd: CommandSpec, v: ParsedOptions): { backbone: ResolvedBackbone; layers: string[]; threads: number | undefined } {
+export function backboneChoice(
+  cmd: CommandSpec,
+  v: ParsedOptions,
+): { backbone: ResolvedBackbone; layers: string[]; threads: number | undefined } {
   let backbone: ResolvedBackbone;
   try {
     backbone = resolveBackbone(optionalString(v, 'backbone') ?? 'mobilenetv2', modelDir(optionalString(v, 'model-dir')));
@@ -47,10 +77,21 @@ export function backboneChoice(cmd: CommandSpec, v: ParsedOptions): { backbone: 
     throw new UsageError(`patchline ${cmd.name}: --backbone: ${(e as Error).message}`);
   }
   const layersArg = optionalString(v, 'layers');
-  const layers = layersArg ? layersArg.split(',').map((s) => s.trim()).filter(Boolean) : backbone.spec.defaultLayers;
-  if (layers.length === 0) throw new UsageError(`patchline ${cmd.name}: --layers is required for a bare .onnx backbone (graph tensor names; list them with 'patchline model inspect')`);
+  const layers = layersArg
+    ? layersArg
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : backbone.spec.defaultLayers;
+  if (layers.length === 0)
+    throw new UsageError(
+      `patchline ${cmd.name}: --layers is required for a bare .onnx backbone (graph tensor names; list them with 'patchline model inspect')`,
+    );
   const unknown = Object.keys(backbone.spec.layers).length > 0 ? layers.filter((l) => !(l in backbone.spec.layers)) : [];
-  if (unknown.length > 0) throw new UsageError(`patchline ${cmd.name}: --layers: backbone '${backbone.spec.name}' has no layer ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${Object.keys(backbone.spec.layers).join(', ')})`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `patchline ${cmd.name}: --layers: backbone '${backbone.spec.name}' has no layer ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${Object.keys(backbone.spec.layers).join(', ')})`,
+    );
   const threads = v.threads !== undefined ? intOption(cmd, v, 'threads') : undefined;
   return { backbone, layers, threads };
 }

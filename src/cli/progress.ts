@@ -10,7 +10,11 @@ export interface Progress {
 export function progress(label: string, total: number, unit = 'items'): Progress {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta_formatted} | {duration_formatted}`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta_formatted} | {duration_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0);
@@ -22,7 +26,9 @@ export function progress(label: string, total: number, unit = 'items'): Progress
   const print = () => {
     const elapsed = (Date.now() - start) / 1000;
     const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
-    process.stderr.write(`${label}: ${done}/${total} ${unit} (${Math.round((100 * done) / Math.max(total, 1))}%), ${elapsed.toFixed(1)} s elapsed, ETA ${Number.isFinite(eta) ? `${eta.toFixed(1)} s` : '?'}\n`);
+    process.stderr.write(
+      `${label}: ${done}/${total} ${unit} (${Math.round((100 * done) / Math.max(total, 1))}%), ${elapsed.toFixed(1)} s elapsed, ETA ${Number.isFinite(eta) ? `${eta.toFixed(1)} s` : '?'}\n`,
+    );
   };
   return {
     tick(n = 1) {

@@ -53,7 +53,8 @@ function describeIssues(error: z.ZodError, where: string): string {
   return error.issues
     .map((i) => {
       const field = i.path.join('.') || '(top level)';
-      if (i.code === 'unrecognized_keys') return `${where}: ${field === '(top level)' ? '' : `${field}: `}unknown key(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+      if (i.code === 'unrecognized_keys')
+        return `${where}: ${field === '(top level)' ? '' : `${field}: `}unknown key(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
       return `${where}: ${field}: ${i.message}`;
     })
     .join('\n');
@@ -62,10 +63,14 @@ function describeIssues(error: z.ZodError, where: string): string {
 /** Loads and validates: file (optional) + overrides, defaults filled in. */
 export function loadConfig(file: string | undefined, overrides: string[] = []): Config {
   const raw = (file ? parseFile(file) : {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: the config must be a mapping of sections`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError(`${file}: the config must be a mapping of sections`);
   for (const o of overrides) applyOverride(raw, o);
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, file ?? 'config') + (overrides.length ? ` (after --set ${overrides.join(' ')})` : ''));
+  if (!parsed.success)
+    throw new ConfigError(
+      describeIssues(parsed.error, file ?? 'config') + (overrides.length ? ` (after --set ${overrides.join(' ')})` : ''),
+    );
   return parsed.data;
 }
 

@@ -26,16 +26,24 @@ export function configReferenceRows(): string[] {
     }
     const alts = s.oneOf ?? s.anyOf;
     if (alts?.some((a) => a.properties)) {
-      rows.push(`| \`${path}.type\` | ${alts.map((a) => `\`${String(a.properties?.type?.const)}\``).join(', ')} | \`${String((s.default as { type?: string } | undefined)?.type ?? '')}\` | which source |`);
+      rows.push(
+        `| \`${path}.type\` | ${alts.map((a) => `\`${String(a.properties?.type?.const)}\``).join(', ')} | \`${String((s.default as { type?: string } | undefined)?.type ?? '')}\` | which source |`,
+      );
       for (const a of alts) {
         const t = String(a.properties?.type?.const);
         for (const [k, v] of Object.entries(a.properties ?? {})) if (k !== 'type') walk(v, `${path}.${k} [${t}]`);
       }
       return;
     }
-    const type = s.enum ? s.enum.map((e) => `\`${String(e)}\``).join(', ') : alts ? alts.map((a) => (a.const !== undefined ? `\`${String(a.const)}\`` : a.type)).join(' or ') : (s.type ?? '');
+    const type = s.enum
+      ? s.enum.map((e) => `\`${String(e)}\``).join(', ')
+      : alts
+        ? alts.map((a) => (a.const !== undefined ? `\`${String(a.const)}\`` : a.type)).join(' or ')
+        : (s.type ?? '');
     const range = bound(s.minimum) || bound(s.maximum) ? ` (${bound(s.minimum)}..${bound(s.maximum)})` : '';
-    rows.push(`| \`${path}\` | ${type}${range} | ${s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : ''} | ${s.description ?? ''} |`);
+    rows.push(
+      `| \`${path}\` | ${type}${range} | ${s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : ''} | ${s.description ?? ''} |`,
+    );
   };
   walk(configJsonSchema() as Node, '');
   return rows;

@@ -35,7 +35,9 @@ const videoSource = z
 const captureSource = z
   .object({
     type: z.literal('capture'),
-    device: z.union([z.number().int().min(0), z.string().min(1)]).describe('camera index, RTSP URL, or GStreamer pipeline ending in appsink'),
+    device: z
+      .union([z.number().int().min(0), z.string().min(1)])
+      .describe('camera index, RTSP URL, or GStreamer pipeline ending in appsink'),
     reconnect: z
       .object({
         initialMs: z.number().int().min(10).default(500),
@@ -49,13 +51,26 @@ const captureSource = z
 
 export const configSchema = z
   .object({
-    line: z.string().regex(/^[A-Za-z0-9_-]+$/).default('line1').describe('production line id (MQTT topic level)'),
-    camera: z.string().regex(/^[A-Za-z0-9_-]+$/).default('cam1').describe('camera id (MQTT topic level)'),
+    line: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('line1')
+      .describe('production line id (MQTT topic level)'),
+    camera: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('cam1')
+      .describe('camera id (MQTT topic level)'),
     source: z.discriminatedUnion('type', [syntheticSource, folderSource, videoSource, captureSource]).prefault({ type: 'synthetic-web' }),
     linescan: z
       .object({
         enabled: z.boolean().optional().describe('tile a stream of lines into frames (default: on for synthetic-web, off otherwise)'),
-        overlap: z.number().int().min(0).default(32).describe('pixels two neighbouring tiles share, along and across the web (at least one feature cell)'),
+        overlap: z
+          .number()
+          .int()
+          .min(0)
+          .default(32)
+          .describe('pixels two neighbouring tiles share, along and across the web (at least one feature cell)'),
         mmPerLine: z.number().min(0).default(0).describe('web advance per line in mm (0 = report lines only)'),
         mmPerPixel: z.number().min(0).default(0).describe('pixel size across the web in mm (0 = pixels only)'),
       })
@@ -71,11 +86,15 @@ export const configSchema = z
           .array(z.enum(['tensorrt', 'cuda', 'cpu']))
           .min(1)
           .default(['cpu'])
-          .describe('in order of preference; unavailable ones are skipped with a warning (Jetson: [tensorrt, cuda, cpu] with an onnxruntime built by deploy/jetson/build-onnxruntime.sh)'),
+          .describe(
+            'in order of preference; unavailable ones are skipped with a warning (Jetson: [tensorrt, cuda, cpu] with an onnxruntime built by deploy/jetson/build-onnxruntime.sh)',
+          ),
         fused: z
           .boolean()
           .default(false)
-          .describe('run each frame as one ONNX graph (backbone, head, kNN, image score and map) instead of three chained sessions: lets TensorRT keep the whole frame on the GPU'),
+          .describe(
+            'run each frame as one ONNX graph (backbone, head, kNN, image score and map) instead of three chained sessions: lets TensorRT keep the whole frame on the GPU',
+          ),
         tensorrt: z
           .object({
             fp16: z.boolean().default(true).describe('let TensorRT run layers in half precision'),
@@ -94,7 +113,9 @@ export const configSchema = z
           .int()
           .min(1)
           .default(1)
-          .describe('frames per inference call, at most: on a CPU 1 is as fast as 4 and needs far less memory (WRN50: 630 vs 860 MB peak); GPUs gain from 4-8'),
+          .describe(
+            'frames per inference call, at most: on a CPU 1 is as fast as 4 and needs far less memory (WRN50: 630 vs 860 MB peak); GPUs gain from 4-8',
+          ),
         batchTimeoutMs: z.number().int().min(0).default(50).describe('send a smaller batch after this long'),
         batchesInFlight: z
           .number()
@@ -102,9 +123,14 @@ export const configSchema = z
           .min(1)
           .max(4)
           .default(2)
-          .describe('batches handed to inference at once: with 2, the next batch is decoded and preprocessed while one runs (1: strictly one after another)'),
+          .describe(
+            'batches handed to inference at once: with 2, the next batch is decoded and preprocessed while one runs (1: strictly one after another)',
+          ),
         queueSize: z.number().int().min(1).default(16).describe('frames waiting for inference, at most'),
-        queuePolicy: z.enum(['drop-oldest', 'block']).default('drop-oldest').describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
+        queuePolicy: z
+          .enum(['drop-oldest', 'block'])
+          .default('drop-oldest')
+          .describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
         minRegionArea: z.number().int().min(1).default(16).describe('smallest defect region reported, in pixels'),
         drainTimeoutMs: z.number().int().min(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
       })
@@ -113,9 +139,16 @@ export const configSchema = z
     mqtt: z
       .object({
         url: z.string().optional().describe('broker URL (mqtt://, mqtts://, ws://); absent = an in-process broker on localhost (demo)'),
-        prefix: z.string().regex(/^[^#+]+$/).default('patchline').describe('first topic level'),
+        prefix: z
+          .string()
+          .regex(/^[^#+]+$/)
+          .default('patchline')
+          .describe('first topic level'),
         clientId: z.string().optional().describe('MQTT client id (default: patchline-<line>-<camera>)'),
-        protocolVersion: z.union([z.literal(4), z.literal(5)]).optional().describe('4 = MQTT 3.1.1, 5 = MQTT 5 (heat-map metadata as user properties); default 5, or 4 for the in-process broker'),
+        protocolVersion: z
+          .union([z.literal(4), z.literal(5)])
+          .optional()
+          .describe('4 = MQTT 3.1.1, 5 = MQTT 5 (heat-map metadata as user properties); default 5, or 4 for the in-process broker'),
         username: z.string().optional(),
         password: z.string().optional(),
         tls: z
@@ -127,14 +160,37 @@ export const configSchema = z
           })
           .strict()
           .optional(),
-        qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1).describe('QoS of result messages'),
-        offlineQueue: z.number().int().min(0).default(10000).describe('results kept, in order, while the broker is away; beyond it the oldest are dropped and counted'),
+        qos: z
+          .union([z.literal(0), z.literal(1), z.literal(2)])
+          .default(1)
+          .describe('QoS of result messages'),
+        offlineQueue: z
+          .number()
+          .int()
+          .min(0)
+          .default(10000)
+          .describe('results kept, in order, while the broker is away; beyond it the oldest are dropped and counted'),
         sparkplug: z
           .object({
-            enabled: z.boolean().default(false).describe('also publish Sparkplug B (NBIRTH/DBIRTH/DDATA/NDEATH) for SCADA, on its own connection to the same broker'),
-            groupId: z.string().regex(/^[^#+/]+$/).default('patchline').describe('Sparkplug group id'),
-            edgeNodeId: z.string().regex(/^[^#+/]+$/).optional().describe('edge node id (default: the line id)'),
-            deviceId: z.string().regex(/^[^#+/]+$/).optional().describe('device id (default: the camera id)'),
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe('also publish Sparkplug B (NBIRTH/DBIRTH/DDATA/NDEATH) for SCADA, on its own connection to the same broker'),
+            groupId: z
+              .string()
+              .regex(/^[^#+/]+$/)
+              .default('patchline')
+              .describe('Sparkplug group id'),
+            edgeNodeId: z
+              .string()
+              .regex(/^[^#+/]+$/)
+              .optional()
+              .describe('edge node id (default: the line id)'),
+            deviceId: z
+              .string()
+              .regex(/^[^#+/]+$/)
+              .optional()
+              .describe('device id (default: the camera id)'),
           })
           .strict()
           .prefault({}),
@@ -161,7 +217,12 @@ export const configSchema = z
     output: z
       .object({
         heatmapDir: z.string().optional().describe('also write heat-map images of anomalous frames here'),
-        resultsFile: z.string().optional().describe('also append every result here, one JSON object per line (the MQTT result payload): a local record that needs no broker'),
+        resultsFile: z
+          .string()
+          .optional()
+          .describe(
+            'also append every result here, one JSON object per line (the MQTT result payload): a local record that needs no broker',
+          ),
       })
       .strict()
       .prefault({}),

@@ -18,7 +18,14 @@ export async function writeWebTiles(dir: string, lines: number, seed = 1000): Pr
   const cv = await loadOpenCV();
   mkdirSync(dir, { recursive: true });
   const web = new SyntheticWeb({ width: WEB_WIDTH, seed, defectEvery: 0 });
-  const tiles = new WebTiler({ webWidth: WEB_WIDTH, tileWidth: TILE, tileHeight: TILE, overlap: 0 }).push({ seq: 0, timestamp: 0, firstLine: 0, lines, width: WEB_WIDTH, data: web.render(0, lines) });
+  const tiles = new WebTiler({ webWidth: WEB_WIDTH, tileWidth: TILE, tileHeight: TILE, overlap: 0 }).push({
+    seq: 0,
+    timestamp: 0,
+    firstLine: 0,
+    lines,
+    width: WEB_WIDTH,
+    data: web.render(0, lines),
+  });
   return tiles.map((t, i) => {
     const path = join(dir, `tile-${String(i).padStart(3, '0')}.png`);
     cv.imwrite(path, new cv.Mat(Buffer.from(t.image.data), TILE, TILE, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));

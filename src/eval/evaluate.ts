@@ -45,7 +45,13 @@ export interface EvalReport {
   timing: { seconds: number; ms_per_image: number };
 }
 
-export async function scoreSamples(model: PatchCore, samples: TestSample[], policy: ResizePolicy, batchSize: number, onImages: (n: number) => void): Promise<ScoredSample[]> {
+export async function scoreSamples(
+  model: PatchCore,
+  samples: TestSample[],
+  policy: ResizePolicy,
+  batchSize: number,
+  onImages: (n: number) => void,
+): Promise<ScoredSample[]> {
   const out: ScoredSample[] = [];
   const { width, height } = model.manifest.input;
   await forEachBatch(
@@ -86,7 +92,12 @@ function pixelAuroc(samples: ScoredSample[]): number {
 }
 
 /** `width`: the maps' width (model input width). */
-export function computeMetrics(scored: ScoredSample[], threshold: number | null, width: number, fprLimit = 0.3): Omit<EvalReport, 'bank' | 'timing'> {
+export function computeMetrics(
+  scored: ScoredSample[],
+  threshold: number | null,
+  width: number,
+  fprLimit = 0.3,
+): Omit<EvalReport, 'bank' | 'timing'> {
   const labels = scored.map((s) => s.label);
   const scores = scored.map((s) => s.score);
   const defectPixels = (s: ScoredSample) => s.mask.reduce((a, b) => a + b, 0);
@@ -105,7 +116,10 @@ export function computeMetrics(scored: ScoredSample[], threshold: number | null,
     const detected = threshold === null ? null : these.filter((s) => s.score >= threshold).length;
     perDefect[defect] = {
       images: these.length,
-      image_auroc: auroc(subset.map((s) => s.score), subset.map((s) => s.label)),
+      image_auroc: auroc(
+        subset.map((s) => s.score),
+        subset.map((s) => s.label),
+      ),
       pixel_auroc: pixelAuroc(subset),
       detected,
       recall: detected === null ? null : detected / these.length,

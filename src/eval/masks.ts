@@ -23,7 +23,8 @@ export async function loadMask(maskPath: string, imageSize: { width: number; hei
   const bin = new Uint8Array(mask.data.length);
   for (let i = 0; i < bin.length; i++) bin[i] = mask.data[i]! >= MASK_BINARIZE_LEVEL ? 255 : 0;
   mask = { ...mask, data: bin };
-  if (mask.width !== imageSize.width || mask.height !== imageSize.height) mask = await resizeNearest(mask, imageSize.width, imageSize.height);
+  if (mask.width !== imageSize.width || mask.height !== imageSize.height)
+    mask = await resizeNearest(mask, imageSize.width, imageSize.height);
   const t = applyResizePolicy(mask, policy);
   return Uint8Array.from(t.data, (v) => (v === 255 ? 1 : 0));
 }

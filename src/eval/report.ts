@@ -31,7 +31,14 @@ export function worstMisses(scored: ScoredSample[], threshold: number | null, co
   return out;
 }
 
-export async function writeMarkdownReport(mdPath: string, report: EvalReport, scored: ScoredSample[], policy: ResizePolicy, dataDir: string, misses = 8): Promise<void> {
+export async function writeMarkdownReport(
+  mdPath: string,
+  report: EvalReport,
+  scored: ScoredSample[],
+  policy: ResizePolicy,
+  dataDir: string,
+  misses = 8,
+): Promise<void> {
   const overlayDir = join(dirname(mdPath), `${basename(mdPath, '.md')}-overlays`);
   mkdirSync(overlayDir, { recursive: true });
   const worst = worstMisses(scored, report.threshold, misses);
@@ -54,18 +61,35 @@ export async function writeMarkdownReport(mdPath: string, report: EvalReport, sc
     '',
     '| defect | images | image AUROC | pixel AUROC | detected at threshold |',
     '|---|---:|---:|---:|---:|',
-    ...Object.entries(report.per_defect).map(([d, b]) => `| ${d} | ${b.images} | ${fmt(b.image_auroc)} | ${fmt(b.pixel_auroc)} | ${b.detected === null || b.recall === null ? 'n/a' : `${b.detected} (${(100 * b.recall).toFixed(0)} %)`} |`),
+    ...Object.entries(report.per_defect).map(
+      ([d, b]) =>
+        `| ${d} | ${b.images} | ${fmt(b.image_auroc)} | ${fmt(b.pixel_auroc)} | ${b.detected === null || b.recall === null ? 'n/a' : `${b.detected} (${(100 * b.recall).toFixed(0)} %)`} |`,
+    ),
     '',
     `## Worst misses`,
     '',
-    report.threshold === null ? 'No threshold in the bank: lowest-scored defects and highest-scored good images.' : 'Defects scored below the threshold and good images scored above it. Colour: the anomaly map (green-yellow at the threshold, red above); white outline: ground truth.',
+    report.threshold === null
+      ? 'No threshold in the bank: lowest-scored defects and highest-scored good images.'
+      : 'Defects scored below the threshold and good images scored above it. Colour: the anomaly map (green-yellow at the threshold, red above); white outline: ground truth.',
     '',
   ];
   for (const [i, s] of worst.entries()) {
     const file = join(overlayDir, `${String(i).padStart(2, '0')}-${s.defect}-${basename(s.path).replace(/\.[^.]+$/, '')}.png`);
     await writeOverlay(file, s, policy, report.threshold ?? NaN);
-    const kind = report.threshold === null ? (s.label ? 'lowest-scored defect' : 'highest-scored good image') : s.label ? 'missed defect' : 'false alarm';
-    lines.push(`### ${kind}: ${relative(dataDir, s.path)} (score ${s.score.toFixed(3)})`, '', `![${basename(s.path)}](${relative(dirname(mdPath), file)})`, '');
+    const kind =
+      report.threshold === null
+        ? s.label
+          ? 'lowest-scored defect'
+          : 'highest-scored good image'
+        : s.label
+          ? 'missed defect'
+          : 'false alarm';
+    lines.push(
+      `### ${kind}: ${relative(dataDir, s.path)} (score ${s.score.toFixed(3)})`,
+      '',
+      `![${basename(s.path)}](${relative(dirname(mdPath), file)})`,
+      '',
+    );
   }
   if (worst.length === 0) lines.push('None: every image is on the right side of the threshold.');
   writeFileSync(mdPath, `${lines.join('\n')}\n`);

@@ -11,7 +11,14 @@ export interface RawRegion extends DefectRegion {
 }
 
 /** Regions of `map` [height, width] where map >= threshold and not excluded. */
-export function findRegions(map: Float32Array, width: number, height: number, threshold: number, minArea: number, exclude?: Uint8Array): RawRegion[] {
+export function findRegions(
+  map: Float32Array,
+  width: number,
+  height: number,
+  threshold: number,
+  minArea: number,
+  exclude?: Uint8Array,
+): RawRegion[] {
   const hot = new Uint8Array(width * height);
   for (let i = 0; i < hot.length; i++) hot[i] = map[i]! >= threshold && !exclude?.[i] ? 1 : 0;
   const { labels, sizes } = labelRegions(hot, width, height);

@@ -13,11 +13,19 @@ export async function overlay(image: Image8, map: Float32Array, threshold: numbe
   let max = 1e-9;
   for (const v of map) if (v > max) max = v;
   const scale = threshold > 0 ? 127.5 / threshold : 255 / max;
-  const heat = cv.applyColorMap(new cv.Mat(Buffer.from(Uint8Array.from(map, (v) => Math.max(0, Math.min(255, Math.round(v * scale))))), height, width, cv.CV_8UC1), cv.COLORMAP_JET);
+  const heat = cv.applyColorMap(
+    new cv.Mat(Buffer.from(Uint8Array.from(map, (v) => Math.max(0, Math.min(255, Math.round(v * scale))))), height, width, cv.CV_8UC1),
+    cv.COLORMAP_JET,
+  );
   const blended = bgr.addWeighted(0.55, heat, 0.45, 0);
   if (mask?.some((v) => v)) {
     const m = new cv.Mat(Buffer.from(Uint8Array.from(mask, (v) => v * 255)), height, width, cv.CV_8UC1);
-    blended.drawContours(m.findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE).map((c) => c.getPoints()), -1, new cv.Vec3(255, 255, 255), 1);
+    blended.drawContours(
+      m.findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE).map((c) => c.getPoints()),
+      -1,
+      new cv.Vec3(255, 255, 255),
+      1,
+    );
   }
   return blended;
 }

@@ -30,7 +30,9 @@ export function trainingImages(dir: string): string[] {
   const folder = isDir(join(dir, 'train', 'good')) ? join(dir, 'train', 'good') : dir;
   const files = listImages(folder);
   if (files.length === 0) {
-    throw new DatasetError(`${folder}: no images (${[...IMAGE_EXTENSIONS].join(', ')}); give an MVTec category (with train/good) or a folder of good images`);
+    throw new DatasetError(
+      `${folder}: no images (${[...IMAGE_EXTENSIONS].join(', ')}); give an MVTec category (with train/good) or a folder of good images`,
+    );
   }
   return files;
 }
@@ -66,7 +68,10 @@ export function testSamples(dir: string): TestSample[] {
         continue;
       }
       const maskPath = findMask(join(gtRoot, defect), path);
-      if (!maskPath) throw new DatasetError(`${path}: defect image without a mask (looked for ${join(gtRoot, defect, `${basename(path, extname(path))}_mask.*`)})`);
+      if (!maskPath)
+        throw new DatasetError(
+          `${path}: defect image without a mask (looked for ${join(gtRoot, defect, `${basename(path, extname(path))}_mask.*`)})`,
+        );
       samples.push({ path, defect, label: 1, maskPath });
     }
   }

@@ -63,7 +63,9 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
   const dataStart = headerStart + headerLen;
   const bytesPer = bytesPerElement(dtype);
   if (buf.length - dataStart < count * bytesPer) {
-    throw new NpyError(`${source}: truncated: shape [${shape.join(',')}] needs ${count * bytesPer} data bytes, file has ${buf.length - dataStart}`);
+    throw new NpyError(
+      `${source}: truncated: shape [${shape.join(',')}] needs ${count * bytesPer} data bytes, file has ${buf.length - dataStart}`,
+    );
   }
   // Copy so the typed array is aligned regardless of the header length.
   const raw = new Uint8Array(count * bytesPer);

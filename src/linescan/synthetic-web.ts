@@ -53,7 +53,9 @@ export class SyntheticWeb {
   /** Defects whose extent touches lines [first, last). */
   defectsIn(first: number, last: number): SyntheticDefect[] {
     this.generateUpTo(last + 200);
-    return [...this.generated, ...(this.options.defects ?? [])].filter((d) => d.line + d.halfLength >= first && d.line - d.halfLength < last);
+    return [...this.generated, ...(this.options.defects ?? [])].filter(
+      (d) => d.line + d.halfLength >= first && d.line - d.halfLength < last,
+    );
   }
 
   private generateUpTo(line: number): void {

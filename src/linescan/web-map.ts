@@ -118,7 +118,10 @@ export class WebMapMerger {
       if (reg.area < this.minArea) continue;
       for (const p of reg.pixels) this.rows.get(from + Math.floor(p / width))!.used[p % width] = 1;
       const box = { ...reg.box, y: from + reg.box.y };
-      const withScale = this.scale.mmPerLine > 0 || this.scale.mmPerPixel > 0 ? { mm: { along: box.y * this.scale.mmPerLine, across: box.x * this.scale.mmPerPixel } } : {};
+      const withScale =
+        this.scale.mmPerLine > 0 || this.scale.mmPerPixel > 0
+          ? { mm: { along: box.y * this.scale.mmPerLine, across: box.x * this.scale.mmPerPixel } }
+          : {};
       out.push({ ...publicRegion(reg), box, peak: { ...reg.peak, y: from + reg.peak.y }, ...withScale });
     }
     this.searchFrom = deferFrom;

@@ -24,7 +24,8 @@ export interface Tile {
 
 export function validateGeometry(g: TileGeometry): void {
   if (g.webWidth < g.tileWidth) throw new RangeError(`web width ${g.webWidth} is narrower than the model's tile width ${g.tileWidth}`);
-  if (g.overlap < 0 || g.overlap >= Math.min(g.tileWidth, g.tileHeight)) throw new RangeError(`overlap ${g.overlap} must be in [0, ${Math.min(g.tileWidth, g.tileHeight)})`);
+  if (g.overlap < 0 || g.overlap >= Math.min(g.tileWidth, g.tileHeight))
+    throw new RangeError(`overlap ${g.overlap} must be in [0, ${Math.min(g.tileWidth, g.tileHeight)})`);
 }
 
 /** Left edges of the tile columns: step tileWidth - overlap, the last one flush with the web's right edge. */
@@ -60,8 +61,12 @@ export class WebTiler {
   push(chunk: LineChunk): Tile[] {
     const { webWidth, tileWidth, tileHeight } = this.geometry;
     if (chunk.width !== webWidth) throw new RangeError(`line chunk ${chunk.seq} is ${chunk.width} px wide, the web is ${webWidth}`);
-    if (chunk.firstLine !== this.expectedLine) throw new RangeError(`line chunk ${chunk.seq} starts at line ${chunk.firstLine}, expected ${this.expectedLine} (lines lost or repeated)`);
-    if (chunk.data.length !== chunk.lines * webWidth * 3) throw new RangeError(`line chunk ${chunk.seq} has ${chunk.data.length} bytes for ${chunk.lines} RGB lines of ${webWidth} px`);
+    if (chunk.firstLine !== this.expectedLine)
+      throw new RangeError(
+        `line chunk ${chunk.seq} starts at line ${chunk.firstLine}, expected ${this.expectedLine} (lines lost or repeated)`,
+      );
+    if (chunk.data.length !== chunk.lines * webWidth * 3)
+      throw new RangeError(`line chunk ${chunk.seq} has ${chunk.data.length} bytes for ${chunk.lines} RGB lines of ${webWidth} px`);
     this.expectedLine += chunk.lines;
     const rowBytes = webWidth * 3;
     const grown = new Uint8Array((this.bufferRows + chunk.lines) * rowBytes);
@@ -76,8 +81,16 @@ export class WebTiler {
       const offset = top - this.bufferLine;
       this.columns.forEach((x, col) => {
         const data = new Uint8Array(tileWidth * tileHeight * 3);
-        for (let y = 0; y < tileHeight; y++) data.set(this.buffer.subarray((offset + y) * rowBytes + x * 3, (offset + y) * rowBytes + (x + tileWidth) * 3), y * tileWidth * 3);
-        tiles.push({ row: this.nextRow, col, line: top, x, image: { width: tileWidth, height: tileHeight, channels: 3, data }, timestamp: chunk.timestamp });
+        for (let y = 0; y < tileHeight; y++)
+          data.set(this.buffer.subarray((offset + y) * rowBytes + x * 3, (offset + y) * rowBytes + (x + tileWidth) * 3), y * tileWidth * 3);
+        tiles.push({
+          row: this.nextRow,
+          col,
+          line: top,
+          x,
+          image: { width: tileWidth, height: tileHeight, channels: 3, data },
+          timestamp: chunk.timestamp,
+        });
       });
       this.nextRow++;
       // Rows above the next tile's top are not needed any more.

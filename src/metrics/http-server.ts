@@ -9,7 +9,12 @@ export interface Health {
   ready(): { ok: boolean; detail: string };
 }
 
-export async function startMetricsServer(metrics: PipelineMetrics, health: Health, host: string, port: number): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startMetricsServer(
+  metrics: PipelineMetrics,
+  health: Health,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -35,7 +40,9 @@ export async function startMetricsServer(metrics: PipelineMetrics, health: Healt
     res.end('patchline: /metrics, /healthz, /readyz\n');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`metrics server: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(`metrics server: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
+    );
     server.listen(port, host, () => resolve());
   });
   const a = server.address() as AddressInfo;

@@ -100,7 +100,9 @@ export function resolveBackbone(specOrOnnx: string, models = modelDir()): Resolv
       onnxPath: resolve(specOrOnnx),
     };
   }
-  throw new BackboneError(`unknown backbone '${specOrOnnx}': give a catalogue name (${Object.keys(CATALOGUE).join(', ')}), a spec .json or an .onnx file`);
+  throw new BackboneError(
+    `unknown backbone '${specOrOnnx}': give a catalogue name (${Object.keys(CATALOGUE).join(', ')}), a spec .json or an .onnx file`,
+  );
 }
 
 function validateSpec(raw: unknown, file: string): BackboneSpec {
@@ -111,7 +113,8 @@ function validateSpec(raw: unknown, file: string): BackboneSpec {
   const r = raw as Record<string, unknown>;
   if (typeof r.name !== 'string') fail('name', 'must be a string');
   if (typeof r.onnx !== 'string') fail('onnx', 'must be a string path');
-  if (r.sha256 !== undefined && (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256))) fail('sha256', 'must be 64 lowercase hex digits');
+  if (r.sha256 !== undefined && (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)))
+    fail('sha256', 'must be 64 lowercase hex digits');
   const layers = r.layers;
   if (typeof layers !== 'object' || layers === null) return fail('layers', 'must map layer names to {"tensor": ...}');
   for (const [k, v] of Object.entries(layers)) {
@@ -123,8 +126,16 @@ function validateSpec(raw: unknown, file: string): BackboneSpec {
     if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number')) fail(`normalization.${key}`, 'must be 3 numbers');
   }
   const defaults = r.defaultLayers ?? Object.keys(layers);
-  if (!Array.isArray(defaults) || !defaults.every((d) => typeof d === 'string' && d in layers)) fail('defaultLayers', 'must list names defined in layers');
-  return { name: r.name as string, onnx: r.onnx as string, sha256: r.sha256 as string | undefined, normalization: norm, layers: layers as Record<string, LayerSpec>, defaultLayers: defaults as string[] };
+  if (!Array.isArray(defaults) || !defaults.every((d) => typeof d === 'string' && d in layers))
+    fail('defaultLayers', 'must list names defined in layers');
+  return {
+    name: r.name as string,
+    onnx: r.onnx as string,
+    sha256: r.sha256 as string | undefined,
+    normalization: norm,
+    layers: layers as Record<string, LayerSpec>,
+    defaultLayers: defaults as string[],
+  };
 }
 
 /**
@@ -134,20 +145,26 @@ function validateSpec(raw: unknown, file: string): BackboneSpec {
  */
 export function backboneSha256(b: ResolvedBackbone): string {
   if (!existsSync(b.onnxPath)) {
-    const how = b.spec.url ? `run 'patchline model fetch ${b.spec.name}' or place the file there by hand (source: ${b.spec.url})` : 'check the path';
-    throw new BackboneError(`backbone '${b.spec.name}': ONNX file ${b.onnxPath} not found; ${how}. The models directory is set by --model-dir or PATCHLINE_MODEL_DIR.`);
+    const how = b.spec.url
+      ? `run 'patchline model fetch ${b.spec.name}' or place the file there by hand (source: ${b.spec.url})`
+      : 'check the path';
+    throw new BackboneError(
+      `backbone '${b.spec.name}': ONNX file ${b.onnxPath} not found; ${how}. The models directory is set by --model-dir or PATCHLINE_MODEL_DIR.`,
+    );
   }
   const hash = createHash('sha256');
   const fd = openSync(b.onnxPath, 'r');
   try {
     const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, n));
   } finally {
     closeSync(fd);
   }
   const hex = hash.digest('hex');
   if (b.spec.sha256 && hex !== b.spec.sha256) {
-    throw new BackboneError(`${b.onnxPath}: sha256 ${hex} does not match the expected ${b.spec.sha256} for backbone '${b.spec.name}'; the file is corrupt or a different model: replace it`);
+    throw new BackboneError(
+      `${b.onnxPath}: sha256 ${hex} does not match the expected ${b.spec.sha256} for backbone '${b.spec.name}'; the file is corrupt or a different model: replace it`,
+    );
   }
   return hex;
 }

@@ -14,7 +14,9 @@ export async function ensureModel(b: ResolvedBackbone, log: (s: string) => void 
   if (existsSync(path)) {
     const hash = sha256(readFileSync(path));
     if (!expected || hash === expected) return { status: 'present', path };
-    throw new ModelFetchError(`${path}: sha256 ${hash} differs from the expected ${expected}; delete the file and run setup again, or place the right file there`);
+    throw new ModelFetchError(
+      `${path}: sha256 ${hash} differs from the expected ${expected}; delete the file and run setup again, or place the right file there`,
+    );
   }
   const manual = `place the file at ${path} (sha256 ${expected ?? 'not pinned'})${b.spec.url ? `; it is published at ${b.spec.url}` : ''}`;
   if (!b.spec.url) throw new ModelFetchError(`backbone '${b.spec.name}': ${path} is missing and has no download URL: ${manual}`);
@@ -25,10 +27,15 @@ export async function ensureModel(b: ResolvedBackbone, log: (s: string) => void 
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
     bytes = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
-    throw new ModelFetchError(`backbone '${b.spec.name}': download failed (${(e as Error).message}). On an offline machine, ${manual}. Or point PATCHLINE_MODEL_DIR at a folder that has it.`);
+    throw new ModelFetchError(
+      `backbone '${b.spec.name}': download failed (${(e as Error).message}). On an offline machine, ${manual}. Or point PATCHLINE_MODEL_DIR at a folder that has it.`,
+    );
   }
   const hash = sha256(bytes);
-  if (expected && hash !== expected) throw new ModelFetchError(`backbone '${b.spec.name}': downloaded file has sha256 ${hash}, expected ${expected}; nothing was written. ${manual}`);
+  if (expected && hash !== expected)
+    throw new ModelFetchError(
+      `backbone '${b.spec.name}': downloaded file has sha256 ${hash}, expected ${expected}; nothing was written. ${manual}`,
+    );
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.download`;
   writeFileSync(tmp, bytes);

@@ -73,9 +73,19 @@ export class InferenceRuntime {
    * bank or coreset points of hundreds of MB.
    */
   async load(name: string, model: Uint8Array | string): Promise<LoadedSession> {
-    const owned = typeof model !== 'string' && model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
+    const owned =
+      typeof model !== 'string' &&
+      model.byteOffset === 0 &&
+      model.byteLength === model.buffer.byteLength &&
+      model.buffer instanceof ArrayBuffer;
     const reply = await this.request({ type: 'load', name, model, options: this.options }, owned ? [model.buffer as ArrayBuffer] : []);
-    return { name, inputNames: reply.inputNames ?? [], outputNames: reply.outputNames ?? [], providers: reply.providers ?? [], fallbacks: reply.fallbacks ?? [] };
+    return {
+      name,
+      inputNames: reply.inputNames ?? [],
+      outputNames: reply.outputNames ?? [],
+      providers: reply.providers ?? [],
+      fallbacks: reply.fallbacks ?? [],
+    };
   }
 
   /**

@@ -29,7 +29,10 @@ async function runChain(chain: string[], feeds: TensorMap, keep: string[], outpu
     const inputs: Record<string, ort.Tensor> = {};
     for (const input of session.inputNames) {
       const t = current[input] ?? feeds[input];
-      if (!t) throw new Error(`session '${name}' needs input '${input}', which the previous step did not produce (have: ${Object.keys(current).join(', ')})`);
+      if (!t)
+        throw new Error(
+          `session '${name}' needs input '${input}', which the previous step did not produce (have: ${Object.keys(current).join(', ')})`,
+        );
       inputs[input] = toOrt(t);
     }
     const out = step === chain.length - 1 && outputs ? await session.run(inputs, outputs) : await session.run(inputs);
@@ -54,7 +57,9 @@ const unavailable = new Map<string, string>();
 
 async function createWithFallback(model: Uint8Array | string, threads: number, wanted: ort.InferenceSession.ExecutionProviderConfig[]) {
   const all = wanted.some((p) => providerName(p) === 'cpu') ? [...wanted] : [...wanted, 'cpu'];
-  const fallbacks = all.filter((p) => unavailable.has(providerName(p))).map((p) => ({ provider: providerName(p), reason: unavailable.get(providerName(p))! }));
+  const fallbacks = all
+    .filter((p) => unavailable.has(providerName(p)))
+    .map((p) => ({ provider: providerName(p), reason: unavailable.get(providerName(p))! }));
   let providers = all.filter((p) => !unavailable.has(providerName(p)));
   for (;;) {
     // No spin-waiting between operators: the main thread decodes and preprocesses the next
@@ -68,7 +73,8 @@ async function createWithFallback(model: Uint8Array | string, threads: number, w
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
     try {
-      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      const session =
+        typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
       return { session, providers: providers.map(providerName), fallbacks };
     } catch (e) {
       const message = (e as Error).message;
@@ -86,7 +92,11 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
-      const { session, providers, fallbacks } = await createWithFallback(msg.model, msg.options.intraOpThreads, msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[]);
+      const { session, providers, fallbacks } = await createWithFallback(
+        msg.model,
+        msg.options.intraOpThreads,
+        msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[],
+      );
       sessions.set(msg.name, session);
       await old?.release();
       return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks };
@@ -115,6 +125,7 @@ port.on('message', (msg: WorkerRequest) => {
       }
       port.postMessage(reply, [...transfer]);
     },
-    (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
+    (err: unknown) =>
+      port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
   );
 });

@@ -17,7 +17,11 @@ export interface FeatureCandidate {
   type: string;
 }
 
-export async function inspectModel(runtime: InferenceRuntime, onnxPath: string, input: { width: number; height: number }): Promise<FeatureCandidate[]> {
+export async function inspectModel(
+  runtime: InferenceRuntime,
+  onnxPath: string,
+  input: { width: number; height: number },
+): Promise<FeatureCandidate[]> {
   const bytes = readFileSync(onnxPath);
   const model = decodeModel(bytes);
   const producer = new Map<string, string>();
@@ -25,13 +29,21 @@ export async function inspectModel(runtime: InferenceRuntime, onnxPath: string, 
   const session = 'inspect';
   const loaded = await runtime.load(session, exposeAllTensors(bytes));
   const inputName = loaded.inputNames[0]!;
-  const out = await runtime.run(session, { [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]) });
+  const out = await runtime.run(session, {
+    [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]),
+  });
   await runtime.release(session);
   const candidates: FeatureCandidate[] = [];
   for (const name of loaded.outputNames) {
     const t = out[name];
     if (!t || t.dims.length !== 4 || t.dims[2]! < 1) continue;
-    candidates.push({ tensor: name, opType: producer.get(name) ?? '?', dims: t.dims, stride: Math.round(input.height / t.dims[2]!), type: t.type });
+    candidates.push({
+      tensor: name,
+      opType: producer.get(name) ?? '?',
+      dims: t.dims,
+      stride: Math.round(input.height / t.dims[2]!),
+      type: t.type,
+    });
   }
   return candidates;
 }

@@ -33,10 +33,13 @@ export function mergeModels(parts: ModelPart[], outputs: string[], name: string)
     for (const o of m.opsetImport ?? []) {
       const domain = o.domain ?? '';
       const version = Number(o.version);
-      const changed = version < 13 ? (m.graph?.node ?? []).find((n) => (n.domain ?? '') === '' && CHANGED_AT_13.has(n.opType ?? '')) : undefined;
+      const changed =
+        version < 13 ? (m.graph?.node ?? []).find((n) => (n.domain ?? '') === '' && CHANGED_AT_13.has(n.opType ?? '')) : undefined;
       if (domain === '' && (version < MIN_OPSET || version > MAX_OPSET || changed)) {
         const why = changed ? ` with a ${changed.opType} node, whose form changed at opset 13` : '';
-        throw new ModelMergeError(`part '${parts[i]!.prefix}' uses ONNX opset ${version}${why}; one graph needs opset ${MIN_OPSET}-${MAX_OPSET} (re-export the backbone, e.g. tools/export_backbone.py --opset 17)`);
+        throw new ModelMergeError(
+          `part '${parts[i]!.prefix}' uses ONNX opset ${version}${why}; one graph needs opset ${MIN_OPSET}-${MAX_OPSET} (re-export the backbone, e.g. tools/export_backbone.py --opset 17)`,
+        );
       }
       opsets.set(domain, Math.max(opsets.get(domain) ?? 0, version));
     }
@@ -59,14 +62,23 @@ export function mergeModels(parts: ModelPart[], outputs: string[], name: string)
     const inits = new Set((g.initializer ?? []).map((t) => t.name!));
     const publicInputs = new Set((g.input ?? []).map((i) => i.name!).filter((n) => !inits.has(n)));
     for (const n of publicInputs) {
-      if (!visible.has(n)) throw new ModelMergeError(`part '${prefix}' needs input '${n}', which no earlier part produces (have: ${[...visible].join(', ')})`);
+      if (!visible.has(n))
+        throw new ModelMergeError(`part '${prefix}' needs input '${n}', which no earlier part produces (have: ${[...visible].join(', ')})`);
     }
     const publicOutputs = new Set((g.output ?? []).map((o) => o.name!));
     const rename = (t: string) => (t === '' || publicInputs.has(t) || publicOutputs.has(t) ? t : prefix + t);
     for (const t of g.initializer ?? []) initializers.push(onnx.TensorProto.create({ ...t, name: rename(t.name!) }));
     for (const n of g.node ?? []) {
-      if ((n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) throw new ModelMergeError(`part '${prefix}': node '${n.name}' (${n.opType}) has a subgraph; merging those is not supported`);
-      nodes.push(onnx.NodeProto.create({ ...n, name: prefix + (n.name || n.output?.[0] || n.opType), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
+      if ((n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0))
+        throw new ModelMergeError(`part '${prefix}': node '${n.name}' (${n.opType}) has a subgraph; merging those is not supported`);
+      nodes.push(
+        onnx.NodeProto.create({
+          ...n,
+          name: prefix + (n.name || n.output?.[0] || n.opType),
+          input: (n.input ?? []).map(rename),
+          output: (n.output ?? []).map(rename),
+        }),
+      );
     }
     for (const o of g.output ?? []) {
       visible.add(o.name!);
@@ -74,7 +86,9 @@ export function mergeModels(parts: ModelPart[], outputs: string[], name: string)
     }
   });
 
-  for (const o of outputs) if (!valueInfos.has(o)) throw new ModelMergeError(`no part produces output '${o}' (parts' outputs: ${[...valueInfos.keys()].join(', ')})`);
+  for (const o of outputs)
+    if (!valueInfos.has(o))
+      throw new ModelMergeError(`no part produces output '${o}' (parts' outputs: ${[...valueInfos.keys()].join(', ')})`);
   return onnx.ModelProto.create({
     irVersion: Math.max(...models.map((m) => Number(m.irVersion ?? 8))),
     producerName: 'patchline',

@@ -37,15 +37,24 @@ export function valueInfo(name: string, elemType: number, dims?: Dim[]) {
 type AttrValue = number | number[] | string | { ints: number[] } | { graph: GraphProto };
 
 function attribute(name: string, value: AttrValue) {
-  if (typeof value === 'object' && 'graph' in value) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.GRAPH, g: value.graph });
-  if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(value) });
+  if (typeof value === 'object' && 'graph' in value)
+    return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.GRAPH, g: value.graph });
+  if (typeof value === 'string')
+    return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(value) });
   if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value });
-  if (typeof value === 'object') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value.ints });
+  if (typeof value === 'object')
+    return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value.ints });
   if (Number.isInteger(value)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value });
 }
 
-export function makeNode(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, name?: string): NodeProto {
+export function makeNode(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attrs: Record<string, AttrValue> = {},
+  name?: string,
+): NodeProto {
   return onnx.NodeProto.create({
     opType,
     input: inputs,
@@ -93,7 +102,8 @@ export class GraphBuilder {
 
   /** A node with several outputs; returns their names. */
   opMulti(opType: string, inputs: string[], outputs: number | string[], attrs: Record<string, AttrValue> = {}): string[] {
-    const names = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => this.fresh(`${opType.toLowerCase()}_out${i}`)) : outputs;
+    const names =
+      typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => this.fresh(`${opType.toLowerCase()}_out${i}`)) : outputs;
     this.nodes.push(makeNode(opType, inputs, names, attrs));
     return names;
   }
@@ -121,7 +131,13 @@ export class GraphBuilder {
     return onnx.GraphProto.create({ name, node: this.nodes, initializer: this.initializers, input: inputs, output: outputs });
   }
 
-  build(opts: { name: string; inputs: ReturnType<typeof valueInfo>[]; outputs: ReturnType<typeof valueInfo>[]; opset?: number; docString?: string }): ModelProto {
+  build(opts: {
+    name: string;
+    inputs: ReturnType<typeof valueInfo>[];
+    outputs: ReturnType<typeof valueInfo>[];
+    opset?: number;
+    docString?: string;
+  }): ModelProto {
     return onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'patchline',

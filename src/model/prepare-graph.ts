@@ -71,11 +71,21 @@ export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLaye
   for (const layer of layers) {
     if (!byOutput.has(layer.tensor) && !graphInputs.has(layer.tensor)) {
       const known = [...byOutput.keys()].slice(0, 12).join(', ');
-      throw new GraphPreparationError(`tensor '${layer.tensor}' (layer '${layer.name}') is not produced by any node of the graph; run 'patchline model inspect' to list candidates (first tensors: ${known}, ...)`);
+      throw new GraphPreparationError(
+        `tensor '${layer.tensor}' (layer '${layer.name}') is not produced by any node of the graph; run 'patchline model inspect' to list candidates (first tensors: ${known}, ...)`,
+      );
     }
     const q = quantizationOf(layer.tensor, byOutput);
     if (q) {
-      added.push(makeNode('DequantizeLinear', [layer.tensor, q[0], q[1]].filter((s) => s !== ''), [layer.name], {}, `patchline_dequantize_${layer.name}`));
+      added.push(
+        makeNode(
+          'DequantizeLinear',
+          [layer.tensor, q[0], q[1]].filter((s) => s !== ''),
+          [layer.name],
+          {},
+          `patchline_dequantize_${layer.name}`,
+        ),
+      );
     } else if (layer.tensor !== layer.name) {
       added.push(makeNode('Identity', [layer.tensor], [layer.name], {}, `patchline_expose_${layer.name}`));
     }

@@ -20,5 +20,13 @@ export type WorkerRequest =
   | { id: number; type: 'release'; name: string };
 
 export type WorkerReply =
-  | { id: number; ok: true; inputNames?: string[]; outputNames?: string[]; outputs?: TensorMap; providers?: string[]; fallbacks?: ProviderFallback[] }
+  | {
+      id: number;
+      ok: true;
+      inputNames?: string[];
+      outputNames?: string[];
+      outputs?: TensorMap;
+      providers?: string[];
+      fallbacks?: ProviderFallback[];
+    }
   | { id: number; ok: false; error: string };

@@ -4,7 +4,6 @@
 // arithmetic mirrors torch's and scipy's so maps are bitwise equal to the reference's.
 import { bilinearTaps } from './bilinear.js';
 
-
 /** [h, w] -> [outH, outW], evaluated in float64 with float32 weights, rounded once. */
 export function resizeBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const ty = bilinearTaps(h, outH);

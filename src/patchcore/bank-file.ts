@@ -53,11 +53,20 @@ export interface Bank {
 
 export class BankFileError extends Error {}
 
-export function writeBank(path: string, manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>, rows: Float32Array): BankManifest {
+export function writeBank(
+  path: string,
+  manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>,
+  rows: Float32Array,
+): BankManifest {
   const dim = manifest.head.targetDim;
   if (rows.length % dim !== 0) throw new RangeError(`bank of ${rows.length} values is not a multiple of dim ${dim}`);
   const data = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
-  const full: BankManifest = { ...manifest, format: BANK_FORMAT, version: BANK_FORMAT_VERSION, dataSha256: createHash('sha256').update(data).digest('hex') };
+  const full: BankManifest = {
+    ...manifest,
+    format: BANK_FORMAT,
+    version: BANK_FORMAT_VERSION,
+    dataSha256: createHash('sha256').update(data).digest('hex'),
+  };
   const header = {
     bank: { dtype: 'F32', shape: [rows.length / dim, dim], data_offsets: [0, data.length] },
     __metadata__: { format: BANK_FORMAT, version: String(BANK_FORMAT_VERSION), manifest: JSON.stringify(full) },
@@ -102,7 +111,9 @@ export function readBank(path: string): Bank {
   const meta = header.__metadata__ as Record<string, string> | undefined;
   if (meta?.format !== BANK_FORMAT) throw new BankFileError(`${path}: not a patchline bank (format '${meta?.format ?? 'missing'}')`);
   if (meta.version !== String(BANK_FORMAT_VERSION)) {
-    throw new BankFileError(`${path}: bank format version ${meta.version} is not supported by this patchline (reads version ${BANK_FORMAT_VERSION}); upgrade patchline or ${refit}`);
+    throw new BankFileError(
+      `${path}: bank format version ${meta.version} is not supported by this patchline (reads version ${BANK_FORMAT_VERSION}); upgrade patchline or ${refit}`,
+    );
   }
   const manifest = JSON.parse(meta.manifest ?? '{}') as BankManifest;
   const t = header.bank as { dtype: string; shape: number[]; data_offsets: [number, number] } | undefined;
@@ -110,11 +121,16 @@ export function readBank(path: string): Bank {
   const start = 8 + headerLen + t.data_offsets[0];
   const end = 8 + headerLen + t.data_offsets[1];
   if (end > buf.length || end - start !== t.shape[0]! * t.shape[1]! * 4) {
-    throw new BankFileError(`${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`);
+    throw new BankFileError(
+      `${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`,
+    );
   }
   const data = buf.subarray(8 + headerLen);
   const sha = createHash('sha256').update(data).digest('hex');
-  if (sha !== manifest.dataSha256) throw new BankFileError(`${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256?.slice(0, 12)}…; ${refit}`);
+  if (sha !== manifest.dataSha256)
+    throw new BankFileError(
+      `${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256?.slice(0, 12)}…; ${refit}`,
+    );
   const rows = new Float32Array(t.shape[0]! * t.shape[1]!);
   new Uint8Array(rows.buffer).set(buf.subarray(start, end));
   return { manifest, rows };

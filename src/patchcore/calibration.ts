@@ -2,7 +2,11 @@
 // F1-optimal threshold on a labelled validation folder. Pure functions on plain arrays.
 
 /** F1 of predictions `score >= threshold`. */
-export function f1AtThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): { f1: number; precision: number; recall: number; tp: number; fp: number; fn: number; tn: number } {
+export function f1AtThreshold(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  threshold: number,
+): { f1: number; precision: number; recall: number; tp: number; fp: number; fn: number; tn: number } {
   let tp = 0;
   let fp = 0;
   let fn = 0;

@@ -73,7 +73,16 @@ export class Projector {
     const wT = new Float32Array(dim * PROJECTION_DIM);
     for (let o = 0; o < PROJECTION_DIM; o++) for (let i = 0; i < dim; i++) wT[i * PROJECTION_DIM + o] = weight[o * dim + i]!;
     g.op('MatMul', ['x', g.floats('w', [dim, PROJECTION_DIM], wT)], {}, 'y');
-    await runtime.load(session, encodeModel(g.build({ name: 'projection', inputs: [valueInfo('x', DataType.FLOAT, ['n', dim])], outputs: [valueInfo('y', DataType.FLOAT, ['n', PROJECTION_DIM])] })));
+    await runtime.load(
+      session,
+      encodeModel(
+        g.build({
+          name: 'projection',
+          inputs: [valueInfo('x', DataType.FLOAT, ['n', dim])],
+          outputs: [valueInfo('y', DataType.FLOAT, ['n', PROJECTION_DIM])],
+        }),
+      ),
+    );
     return new Projector(runtime, session, dim);
   }
 
@@ -100,7 +109,8 @@ function pointNorms(points: Float32Array, n: number): Float32Array {
   const norms = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let d = 0; d < PROJECTION_DIM; d++) s = Math.fround(s + Math.fround(points[i * PROJECTION_DIM + d]! * points[i * PROJECTION_DIM + d]!));
+    for (let d = 0; d < PROJECTION_DIM; d++)
+      s = Math.fround(s + Math.fround(points[i * PROJECTION_DIM + d]! * points[i * PROJECTION_DIM + d]!));
     norms[i] = s;
   }
   return norms;
@@ -152,8 +162,17 @@ function greedyModel(points: Float32Array, norms: Float32Array, n: number): Uint
   return encodeModel(
     g.build({
       name: 'greedy_coreset',
-      inputs: [valueInfo('trip', DataType.INT64, []), valueInfo('dist', DataType.FLOAT, [n]), valueInfo(q, DataType.FLOAT, ['m', PROJECTION_DIM])],
-      outputs: [valueInfo('dist_out', DataType.FLOAT, [n]), valueInfo('picks', DataType.INT64, ['trip']), valueInfo('init_mean', DataType.FLOAT, [n]), valueInfo('init_norm', DataType.FLOAT, ['m'])],
+      inputs: [
+        valueInfo('trip', DataType.INT64, []),
+        valueInfo('dist', DataType.FLOAT, [n]),
+        valueInfo(q, DataType.FLOAT, ['m', PROJECTION_DIM]),
+      ],
+      outputs: [
+        valueInfo('dist_out', DataType.FLOAT, [n]),
+        valueInfo('picks', DataType.INT64, ['trip']),
+        valueInfo('init_mean', DataType.FLOAT, [n]),
+        valueInfo('init_norm', DataType.FLOAT, ['m']),
+      ],
     }),
   );
 }
@@ -195,7 +214,8 @@ export async function selectCoresetOfPoints(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Int32Array> {
   const n = points.length / PROJECTION_DIM;
-  if (!(options.percentage > 0 && options.percentage <= 1)) throw new RangeError(`coreset percentage must be in (0, 1], got ${options.percentage}`);
+  if (!(options.percentage > 0 && options.percentage <= 1))
+    throw new RangeError(`coreset percentage must be in (0, 1], got ${options.percentage}`);
   if (options.method === 'identity') return Int32Array.from({ length: n }, (_, i) => i);
   const count = Math.floor(n * options.percentage);
   const seed = options.seed ?? 0;
@@ -224,7 +244,7 @@ export async function selectCoresetOfPoints(
     }
     const picks = new Int32Array(count);
     const chunk = options.chunk ?? 256;
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const trip = Math.min(chunk, count - done);
       const r = await runtime.run(session, feeds(trip, dist, new Float32Array(PROJECTION_DIM)), { outputs: ['dist_out', 'picks'] });
       dist = asFloat(r.dist_out, 'dist_out').data;

@@ -12,7 +12,12 @@ export interface NamedFeatureMap {
   tensor: FloatTensor;
 }
 
-export async function embedFeatureMaps(runtime: InferenceRuntime, maps: NamedFeatureMap[], params: HeadParams, session = 'head/features'): Promise<FloatTensor> {
+export async function embedFeatureMaps(
+  runtime: InferenceRuntime,
+  maps: NamedFeatureMap[],
+  params: HeadParams,
+  session = 'head/features',
+): Promise<FloatTensor> {
   const batch = maps[0]?.tensor.dims[0];
   for (const m of maps) {
     if (m.tensor.dims.length !== 4) throw new RangeError(`feature map '${m.name}' must be [B,C,H,W], got [${m.tensor.dims.join(',')}]`);

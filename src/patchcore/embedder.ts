@@ -54,10 +54,15 @@ export class Embedder {
     const bb = `${prefix}/backbone`;
     const loaded = await runtime.load(bb, path);
     const inputName = loaded.inputNames[0]!;
-    const probe = await runtime.run(bb, { [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]) });
+    const probe = await runtime.run(bb, {
+      [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]),
+    });
     const shapes: LayerShape[] = layers.map((name) => {
       const t = probe[name];
-      if (!t || t.dims.length !== 4) throw new Error(`backbone '${backbone.spec.name}': layer '${name}' is not a [N,C,H,W] feature map (dims ${t?.dims.join('x') ?? 'missing'})`);
+      if (!t || t.dims.length !== 4)
+        throw new Error(
+          `backbone '${backbone.spec.name}': layer '${name}' is not a [N,C,H,W] feature map (dims ${t?.dims.join('x') ?? 'missing'})`,
+        );
       return { name, channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! };
     });
     const headSpec: HeadSpec = { layers: shapes, ...head };
@@ -73,7 +78,8 @@ export class Embedder {
   /** Embeds a batch; its buffer is transferred to the worker. */
   async embed(batch: TensorNCHW): Promise<Embedding> {
     const [n, , h, w] = batch.dims;
-    if (h !== this.input.height || w !== this.input.width) throw new RangeError(`batch is ${w}x${h}, the embedder was built for ${this.input.width}x${this.input.height}`);
+    if (h !== this.input.height || w !== this.input.width)
+      throw new RangeError(`batch is ${w}x${h}, the embedder was built for ${this.input.width}x${this.input.height}`);
     const out = await this.runtime.run([this.backboneSession, this.headSession], { [this.inputName]: floatTensor(batch.data, batch.dims) });
     const e = asFloat(out[EMBEDDING_OUTPUT], EMBEDDING_OUTPUT);
     return { data: e.data, images: n, dim: this.headSpec.targetDim, grid: this.grid };

@@ -123,8 +123,12 @@ function binPoolConv(g: GraphBuilder, x: string, channels: number, outDim: numbe
 }
 
 export function validateHeadSpec(spec: HeadSpec): void {
-  if (!Number.isInteger(spec.patchsize) || spec.patchsize < 1) throw new RangeError(`patchsize must be a positive integer, got ${spec.patchsize}`);
-  for (const [k, v] of [['pretrainDim', spec.pretrainDim], ['targetDim', spec.targetDim]] as const) {
+  if (!Number.isInteger(spec.patchsize) || spec.patchsize < 1)
+    throw new RangeError(`patchsize must be a positive integer, got ${spec.patchsize}`);
+  for (const [k, v] of [
+    ['pretrainDim', spec.pretrainDim],
+    ['targetDim', spec.targetDim],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   }
   if (spec.layers.length === 0) throw new RangeError('the head needs at least one layer');

@@ -70,7 +70,12 @@ export function holdoutIndices(n: number, share: number): Set<number> {
 }
 
 /** Runs `files` through `fn` in batches, decoding the next batch while the current one infers. */
-export async function forEachBatch(files: string[], batchSize: number, load: (paths: string[]) => Promise<TensorNCHW>, fn: (batch: TensorNCHW, start: number, paths: string[]) => Promise<void>): Promise<void> {
+export async function forEachBatch(
+  files: string[],
+  batchSize: number,
+  load: (paths: string[]) => Promise<TensorNCHW>,
+  fn: (batch: TensorNCHW, start: number, paths: string[]) => Promise<void>,
+): Promise<void> {
   let next = files.length > 0 ? load(files.slice(0, batchSize)) : undefined;
   for (let start = 0; start < files.length; start += batchSize) {
     const batch = await next!;
@@ -99,7 +104,9 @@ export async function fitBank(runtime: InferenceRuntime, files: string[], opts: 
   let coresetMs: number;
   try {
     const needsProjection = dim !== PROJECTION_DIM && opts.coreset.method !== 'identity';
-    const projector = needsProjection ? await Projector.create(runtime, dim, randomProjection(dim, opts.coreset.seed), 'fit/project') : undefined;
+    const projector = needsProjection
+      ? await Projector.create(runtime, dim, randomProjection(dim, opts.coreset.seed), 'fit/project')
+      : undefined;
     const points = opts.coreset.method === 'identity' ? undefined : new Float32Array(bankFiles.length * per * PROJECTION_DIM);
     const bar = progress.stage('embed', bankFiles.length, 'images');
     await forEachBatch(bankFiles, opts.batchSize, load, async (batch, start) => {
@@ -158,10 +165,21 @@ function summary(scores: ArrayLike<number>): Calibration['scores'] {
   return { count: scores.length, min: quantile(scores, 0), median: quantile(scores, 0.5), max: quantile(scores, 1) };
 }
 
-async function calibrate(runtime: InferenceRuntime, bank: { manifest: FitResult['manifest']; rows: Float32Array }, opts: FitOptions, holdFiles: string[], progress: FitProgress): Promise<Calibration> {
+async function calibrate(
+  runtime: InferenceRuntime,
+  bank: { manifest: FitResult['manifest']; rows: Float32Array },
+  opts: FitOptions,
+  holdFiles: string[],
+  progress: FitProgress,
+): Promise<Calibration> {
   const samples = opts.validation ?? holdFiles.map((path) => ({ path, label: 0 as const, defect: 'good' }));
   if (samples.length === 0) return { threshold: NaN, method: 'none', scores: summary([]) };
-  const model = await PatchCore.load(runtime, { manifest: { ...bank.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: bank.rows }, opts.backbone, 'calibrate');
+  const model = await PatchCore.load(
+    runtime,
+    { manifest: { ...bank.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: bank.rows },
+    opts.backbone,
+    'calibrate',
+  );
   const scores = new Float64Array(samples.length);
   const bar = progress.stage('calibrate', samples.length, 'images');
   await forEachBatch(
@@ -177,9 +195,18 @@ async function calibrate(runtime: InferenceRuntime, bank: { manifest: FitResult[
   bar.stop();
   await model.release();
   if (opts.validation) {
-    const best = f1OptimalThreshold(scores, samples.map((s) => s.label));
+    const best = f1OptimalThreshold(
+      scores,
+      samples.map((s) => s.label),
+    );
     return { threshold: best.threshold, method: 'validation-f1', f1: best.f1, scores: summary(scores) };
   }
   const q = quantile(scores, opts.calibration.quantile);
-  return { threshold: q * (1 + opts.calibration.margin), method: 'holdout-quantile', quantile: opts.calibration.quantile, margin: opts.calibration.margin, scores: summary(scores) };
+  return {
+    threshold: q * (1 + opts.calibration.margin),
+    method: 'holdout-quantile',
+    quantile: opts.calibration.quantile,
+    margin: opts.calibration.margin,
+    scores: summary(scores),
+  };
 }

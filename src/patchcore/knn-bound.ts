@@ -51,7 +51,11 @@ export function boundApplies(rows: number, dim: number): boolean {
  * Centred explicitly (not via |x|^2 - 2 x.m + |m|^2): embeddings often sit far from the origin
  * (all-positive activations), and the bound must not inherit rounding at the scale of |x|^2.
  */
-export function boundVectors(g: GraphBuilder, x: string, p: Pick<BoundProjection, 'dim' | 'dims' | 'mean' | 'basis'>): { bound: string; centredNorms: string } {
+export function boundVectors(
+  g: GraphBuilder,
+  x: string,
+  p: Pick<BoundProjection, 'dim' | 'dims' | 'mean' | 'basis'>,
+): { bound: string; centredNorms: string } {
   const centred = g.op('Sub', [x, g.floats('bound_mean', [1, p.dim], p.mean)]);
   const z = g.op('MatMul', [centred, g.floats('bound_basis', [p.dim, p.dims], p.basis)]);
   const centredNorms = g.op('ReduceSumSquare', [centred], { axes: [1], keepdims: 1 });
@@ -85,7 +89,13 @@ function swapLayout(src: ArrayLike<number>, rows: number, cols: number, out: Flo
 }
 
 /** Mean, leading principal directions (subspace iteration on a row sample) and the bank's bound vectors. */
-export async function boundProjection(runtime: InferenceRuntime, bank: Float32Array, dim: number, dims = BOUND_DIMS, session = 'knn-bound/prepare'): Promise<BoundProjection> {
+export async function boundProjection(
+  runtime: InferenceRuntime,
+  bank: Float32Array,
+  dim: number,
+  dims = BOUND_DIMS,
+  session = 'knn-bound/prepare',
+): Promise<BoundProjection> {
   const rows = bank.length / dim;
   const mean = new Float32Array(dim);
   const acc = new Float64Array(dim);
@@ -103,7 +113,13 @@ export async function boundProjection(runtime: InferenceRuntime, bank: Float32Ar
   g.op('MatMul', [g.floats('sample_t', [dim, n], sampleT), g.op('MatMul', [g.floats('sample', [n, dim], sample), 'v'])], {}, 'sv');
   await runtime.load(
     session,
-    encodeModel(g.build({ name: 'bound_subspace_step', inputs: [valueInfo('v', DataType.FLOAT, [dim, dims])], outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])] })),
+    encodeModel(
+      g.build({
+        name: 'bound_subspace_step',
+        inputs: [valueInfo('v', DataType.FLOAT, [dim, dims])],
+        outputs: [valueInfo('sv', DataType.FLOAT, [dim, dims])],
+      }),
+    ),
   );
   const rand = seededRandom(0x5eed);
   const cols = Float64Array.from({ length: dim * dims }, () => rand() - 0.5);
@@ -124,7 +140,16 @@ export async function boundProjection(runtime: InferenceRuntime, bank: Float32Ar
 
   const p = new GraphBuilder();
   p.op('Identity', [boundVectors(p, 'x', { dim, dims, mean, basis }).bound], {}, 'bound');
-  await runtime.load(session, encodeModel(p.build({ name: 'bound_vectors', inputs: [valueInfo('x', DataType.FLOAT, ['n', dim])], outputs: [valueInfo('bound', DataType.FLOAT, ['n', dims + 1])] })));
+  await runtime.load(
+    session,
+    encodeModel(
+      p.build({
+        name: 'bound_vectors',
+        inputs: [valueInfo('x', DataType.FLOAT, ['n', dim])],
+        outputs: [valueInfo('bound', DataType.FLOAT, ['n', dims + 1])],
+      }),
+    ),
+  );
   const bankBound = new Float32Array(rows * (dims + 1));
   try {
     const chunk = 8192;

@@ -28,7 +28,11 @@ function axisMatrix(grid: number, out: number, sigma: number): Float64Array {
   return a;
 }
 
-export function buildMapGraph(grid: { height: number; width: number }, input: { height: number; width: number }, sigma: number): ModelProto {
+export function buildMapGraph(
+  grid: { height: number; width: number },
+  input: { height: number; width: number },
+  sigma: number,
+): ModelProto {
   const g = new GraphBuilder();
   const { height: gh, width: gw } = grid;
   const s = g.op('Reshape', [SCORER_OUTPUTS.scores, g.int64s('shape', [-1, gh, gw])]);
@@ -43,6 +47,9 @@ export function buildMapGraph(grid: { height: number; width: number }, input: { 
     name: 'patchcore_anomaly_map',
     docString: `patch grid ${gh}x${gw} -> ${input.height}x${input.width}, Gaussian sigma ${sigma}`,
     inputs: [valueInfo(SCORER_OUTPUTS.scores, DataType.FLOAT, ['patches'])],
-    outputs: [valueInfo(MAP_OUTPUTS.imageScores, DataType.FLOAT, ['batch']), valueInfo(MAP_OUTPUTS.maps, DataType.FLOAT, ['batch', input.height, input.width])],
+    outputs: [
+      valueInfo(MAP_OUTPUTS.imageScores, DataType.FLOAT, ['batch']),
+      valueInfo(MAP_OUTPUTS.maps, DataType.FLOAT, ['batch', input.height, input.width]),
+    ],
   });
 }

@@ -83,10 +83,22 @@ export class PatchCore {
     readonly fused: boolean,
   ) {}
 
-  static async load(runtime: InferenceRuntime, bank: Bank, backbone: ResolvedBackbone, opts: PatchCoreOptions | string = {}): Promise<PatchCore> {
+  static async load(
+    runtime: InferenceRuntime,
+    bank: Bank,
+    backbone: ResolvedBackbone,
+    opts: PatchCoreOptions | string = {},
+  ): Promise<PatchCore> {
     const { prefix = 'model', fused = false } = typeof opts === 'string' ? { prefix: opts } : opts;
     const m = bank.manifest;
-    const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, prefix);
+    const embedder = await Embedder.create(
+      runtime,
+      backbone,
+      m.backbone.layers.map((l) => l.name),
+      m.head,
+      m.input,
+      prefix,
+    );
     if (fused) {
       const session = `${prefix}/frame`;
       await runtime.load(session, await fusedModel(runtime, bank, embedder, session));
@@ -115,7 +127,9 @@ export class PatchCore {
     const { height: gh, width: gw } = this.embedder.grid;
     const per = gh * gw;
     if (this.fused) {
-      const out = await this.runtime.run(this.sessions, feeds, { outputs: [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps] });
+      const out = await this.runtime.run(this.sessions, feeds, {
+        outputs: [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps],
+      });
       const maps = asFloat(out[MAP_OUTPUTS.maps], MAP_OUTPUTS.maps).data;
       return {
         imageScores: asFloat(out[MAP_OUTPUTS.imageScores], MAP_OUTPUTS.imageScores).data,

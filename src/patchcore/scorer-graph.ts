@@ -92,7 +92,17 @@ function fullProduct(g: GraphBuilder, q: string, blocks: BankBlock[], norms: Flo
 }
 
 /** Nodes for the bounded form (see the file comment): [Q, k] values and indices. */
-function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: BankBlock[], norms: Float32Array, dim: number, k: number, bound: BoundProjection, candidates: number): [string, string] {
+function boundedProduct(
+  g: GraphBuilder,
+  q: string,
+  bank: Float32Array,
+  blocks: BankBlock[],
+  norms: Float32Array,
+  dim: number,
+  k: number,
+  bound: BoundProjection,
+  candidates: number,
+): [string, string] {
   const rows = bank.length / dim;
   const w = bound.dims + 1;
   const c = Math.min(candidates, rows - 1);
@@ -104,7 +114,10 @@ function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: 
   // One Gemm, a.(-2b) + |b|^2 (scaling by -2 is exact), then + |a|^2: two [queries, rows]
   // tensors instead of four.
   const minusTwoB = bound.bankBound.map((v) => -2 * v);
-  const lb = g.op('Add', [g.op('Gemm', [a, g.floats('bank_bound_m2', [rows, w], minusTwoB), g.floats('bound_norms', [1, rows], bankBoundNorms)], { transB: 1 }), aa]);
+  const lb = g.op('Add', [
+    g.op('Gemm', [a, g.floats('bank_bound_m2', [rows, w], minusTwoB), g.floats('bound_norms', [1, rows], bankBoundNorms)], { transB: 1 }),
+    aa,
+  ]);
   const [lbValues, lbIndices] = g.opMulti('TopK', [lb, g.int64s('c1', [c + 1])], 2, { axis: 1, largest: 0, sorted: 1 }) as [string, string];
   const axis1 = g.int64s('axis1', [1]);
   const cand = g.op('Slice', [lbIndices, g.int64s('s', [0]), g.int64s('e', [c]), axis1]);
@@ -115,7 +128,10 @@ function boundedProduct(g: GraphBuilder, q: string, bank: Float32Array, blocks: 
   const candRows = g.op('Gather', [whole, cand], { axis: 0 });
   const ip = g.op('Squeeze', [g.op('MatMul', [candRows, g.op('Unsqueeze', [q, g.int64s('ax', [2])])]), g.int64s('ax', [2])]);
   const candNorms = g.op('Gather', [g.floats('bank_norms', [rows], norms), cand], { axis: 0 });
-  const exact = g.op('Max', [g.op('Sub', [g.op('Add', [qq, candNorms]), g.op('Mul', [ip, g.floats('two', [], [2])])]), g.floats('zero', [], [0])]);
+  const exact = g.op('Max', [
+    g.op('Sub', [g.op('Add', [qq, candNorms]), g.op('Mul', [ip, g.floats('two', [], [2])])]),
+    g.floats('zero', [], [0]),
+  ]);
   const [values, pos] = g.opMulti('TopK', [exact, g.int64s('k', [k])], 2, { axis: 1, largest: 0, sorted: 1 }) as [string, string];
   const indices = g.op('GatherElements', [cand, pos], { axis: 1 });
   // Done when no other row's bound is below the k-th exact distance (with slack).
@@ -157,7 +173,8 @@ export function buildScorerGraph(bank: Float32Array, dim: number, k: number, opt
   const candidates = Math.max(k, opts.candidates ?? k + extraCandidates(rows));
   const blocks = bankBlocks(g, bank, dim, block);
   const bounded = opts.bound !== undefined && rows > candidates;
-  const [values, indices] = bounded && opts.bound ? boundedProduct(g, q, bank, blocks, norms, dim, k, opts.bound, candidates) : fullProduct(g, q, blocks, norms, k);
+  const [values, indices] =
+    bounded && opts.bound ? boundedProduct(g, q, bank, blocks, norms, dim, k, opts.bound, candidates) : fullProduct(g, q, blocks, norms, k);
   g.op('Identity', [values], {}, SCORER_OUTPUTS.distances);
   g.op('Identity', [indices], {}, SCORER_OUTPUTS.indices);
   g.op('Div', [g.op('ReduceSum', [values, g.int64s('axes', [1])], { keepdims: 0 }), g.floats('k', [], [k])], {}, SCORER_OUTPUTS.scores);

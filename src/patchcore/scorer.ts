@@ -10,7 +10,14 @@ export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
 }
 
 /** The exact kNN scorer graph for a bank (the bounded form's projection is computed in `runtime`). */
-export async function scorerModel(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}, session = 'scorer'): Promise<Uint8Array> {
+export async function scorerModel(
+  runtime: InferenceRuntime,
+  bank: Float32Array,
+  dim: number,
+  k: number,
+  opts: ScorerOptions = {},
+  session = 'scorer',
+): Promise<Uint8Array> {
   const form = opts.form ?? 'auto';
   const bounded = form === 'bounded' || (form === 'auto' && boundApplies(bank.length / dim, dim));
   const projection = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
@@ -20,7 +27,14 @@ export async function scorerModel(runtime: InferenceRuntime, bank: Float32Array,
 }
 
 /** Loads the exact kNN scorer for a bank as `session`. */
-export async function loadScorer(runtime: InferenceRuntime, session: string, bank: Float32Array, dim: number, k: number, opts: ScorerOptions = {}): Promise<void> {
+export async function loadScorer(
+  runtime: InferenceRuntime,
+  session: string,
+  bank: Float32Array,
+  dim: number,
+  k: number,
+  opts: ScorerOptions = {},
+): Promise<void> {
   await runtime.load(session, await scorerModel(runtime, bank, dim, k, opts, session));
 }
 
@@ -43,7 +57,14 @@ export class KnnScorer {
     readonly k: number,
   ) {}
 
-  static async create(runtime: InferenceRuntime, bank: Float32Array, dim: number, k: number, session = 'scorer', opts: ScorerOptions = {}): Promise<KnnScorer> {
+  static async create(
+    runtime: InferenceRuntime,
+    bank: Float32Array,
+    dim: number,
+    k: number,
+    session = 'scorer',
+    opts: ScorerOptions = {},
+  ): Promise<KnnScorer> {
     await loadScorer(runtime, session, bank, dim, k, opts);
     return new KnnScorer(runtime, session, dim, k);
   }

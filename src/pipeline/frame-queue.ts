@@ -32,7 +32,10 @@ export class FrameQueue<T> {
   ) {}
 
   readonly flow: Flow = {
-    room: () => (this.opts.policy === 'drop-oldest' || this.items.length < this.opts.capacity ? Promise.resolve() : new Promise<void>((r) => this.waiters.push(r))),
+    room: () =>
+      this.opts.policy === 'drop-oldest' || this.items.length < this.opts.capacity
+        ? Promise.resolve()
+        : new Promise<void>((r) => this.waiters.push(r)),
   };
 
   get depth(): number {

@@ -37,7 +37,13 @@ export interface Pipeline {
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
   const { config, slot, metrics, log } = deps;
   const queue = new FrameQueue<Frame>(
-    { capacity: config.pipeline.queueSize, policy: config.pipeline.queuePolicy, maxBatch: config.pipeline.batchSize, maxWaitMs: config.pipeline.batchTimeoutMs, maxInFlight: config.pipeline.batchesInFlight },
+    {
+      capacity: config.pipeline.queueSize,
+      policy: config.pipeline.queuePolicy,
+      maxBatch: config.pipeline.batchSize,
+      maxWaitMs: config.pipeline.batchTimeoutMs,
+      maxInFlight: config.pipeline.batchesInFlight,
+    },
     {
       onDrop: () => metrics.framesDropped.inc({ reason: 'queue_full' }),
       onDepth: (d) => metrics.queueDepth.set(d),
@@ -57,7 +63,12 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
   // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
   const { width, height } = slot.current.model.manifest.input;
   // webWidth 0: taken from the first chunk (cameras); tileWeb fills it in before anything reads it.
-  const geometry: TileGeometry = { webWidth: source.kind === 'lines' ? source.webWidth : 0, tileWidth: width, tileHeight: height, overlap: config.linescan.overlap };
+  const geometry: TileGeometry = {
+    webWidth: source.kind === 'lines' ? source.webWidth : 0,
+    tileWidth: width,
+    tileHeight: height,
+    overlap: config.linescan.overlap,
+  };
   const lineScan = source.kind === 'lines';
   const frames: Observable<Frame> = lineScan
     ? source.chunks.pipe(
@@ -72,13 +83,26 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       )
     : source.frames.pipe(takeUntil(stop$));
 
-  const scored = queue.batches(frames.pipe(tap(() => metrics.framesIn.inc()), stampEnqueued())).pipe(
-    timeInQueue(metrics),
-    scoreFrames(slot, { minRegionArea: config.pipeline.minRegionArea, frameRegions: !lineScan, onBatchDone: () => queue.ready() }, metrics),
-  );
+  const scored = queue
+    .batches(
+      frames.pipe(
+        tap(() => metrics.framesIn.inc()),
+        stampEnqueued(),
+      ),
+    )
+    .pipe(
+      timeInQueue(metrics),
+      scoreFrames(
+        slot,
+        { minRegionArea: config.pipeline.minRegionArea, frameRegions: !lineScan, onBatchDone: () => queue.ready() },
+        metrics,
+      ),
+    );
   const threshold = () => (Number.isFinite(slot.current.model.threshold) ? slot.current.model.threshold : Infinity);
   return {
-    scored: lineScan ? scored.pipe(mergeWebRegions(() => new WebMapMerger(geometry, threshold, config.pipeline.minRegionArea, config.linescan))) : scored,
+    scored: lineScan
+      ? scored.pipe(mergeWebRegions(() => new WebMapMerger(geometry, threshold, config.pipeline.minRegionArea, config.linescan)))
+      : scored,
     queue,
     ...(source.kind === 'lines' && source.web ? { web: source.web } : {}),
   };

@@ -10,7 +10,10 @@ import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../prepro
 import type { ModelSlot } from './active-model.js';
 
 /** Map pixel (model input) -> frame pixel for a resize policy. */
-export function mapToFrame(policy: ResizePolicy, frame: { width: number; height: number }): (x: number, y: number) => { x: number; y: number } {
+export function mapToFrame(
+  policy: ResizePolicy,
+  frame: { width: number; height: number },
+): (x: number, y: number) => { x: number; y: number } {
   if (policy.mode === 'exact') {
     const sx = frame.width / policy.width;
     const sy = frame.height / policy.height;
@@ -65,7 +68,10 @@ export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: Pipeli
         const to = mapToFrame(policy, f.image);
         // The map is a convex combination of patch scores (bilinear weights, normalised Gaussian),
         // so no pixel can reach the threshold when the image score does not (slack: rounding).
-        const regions = opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6) ? findRegions(map(), width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to)) : [];
+        const regions =
+          opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6)
+            ? findRegions(map(), width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to))
+            : [];
         return {
           ...f,
           view: views[i]!,
@@ -76,7 +82,12 @@ export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: Pipeli
           map,
           regions,
           bankId,
-          latency: { ...f.latency, preprocess: (t1 - t0) / frames.length, inference: (t2 - t1) / frames.length, postprocess: (performance.now() - t2) / frames.length },
+          latency: {
+            ...f.latency,
+            preprocess: (t1 - t0) / frames.length,
+            inference: (t2 - t1) / frames.length,
+            postprocess: (performance.now() - t2) / frames.length,
+          },
         };
       });
       metrics.stageSeconds.observe({ stage: 'preprocess' }, (t1 - t0) / 1000 / frames.length);

@@ -5,7 +5,10 @@ import type { Frame, LineChunk } from '../core/frame.js';
 import { WebTiler, type TileGeometry } from '../linescan/web-tiler.js';
 
 /** A `geometry.webWidth` of 0 is set from the first chunk (cameras whose width is not configured). */
-export function tileWeb(geometry: TileGeometry, hooks: { onBadChunk(chunk: LineChunk, e: Error): void; onLines(n: number): void }): OperatorFunction<LineChunk, Frame> {
+export function tileWeb(
+  geometry: TileGeometry,
+  hooks: { onBadChunk(chunk: LineChunk, e: Error): void; onLines(n: number): void },
+): OperatorFunction<LineChunk, Frame> {
   return (source) => {
     let tiler: WebTiler | undefined;
     let seq = 0;
@@ -26,15 +29,13 @@ export function tileWeb(geometry: TileGeometry, hooks: { onBadChunk(chunk: LineC
           offset = chunk.firstLine;
           tiles = tiler.push({ ...chunk, firstLine: 0 });
         }
-        return tiles.map(
-          (t): Frame => ({
-            seq: seq++,
-            timestamp: t.timestamp,
-            image: t.image,
-            position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col },
-            latency: {},
-          }),
-        );
+        return tiles.map((t): Frame => ({
+          seq: seq++,
+          timestamp: t.timestamp,
+          image: t.image,
+          position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col },
+          latency: {},
+        }));
       }),
     );
   };

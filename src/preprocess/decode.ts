@@ -20,7 +20,8 @@ function sniff(bytes: Uint8Array): Format | undefined {
   if (b(0) === 0x89 && b(1) === 0x50 && b(2) === 0x4e && b(3) === 0x47) return 'png';
   if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'jpeg';
   if (b(0) === 0x42 && b(1) === 0x4d) return 'bmp';
-  if ((b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) || (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a)) return 'tiff';
+  if ((b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) || (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a))
+    return 'tiff';
   return undefined;
 }
 
@@ -55,7 +56,8 @@ export async function decodeImage(bytes: Uint8Array, source: string, mode: Color
   } catch (e) {
     throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: ${(e as Error).message}`);
   }
-  if (mat.empty || mat.rows === 0 || mat.cols === 0) throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
+  if (mat.empty || mat.rows === 0 || mat.cols === 0)
+    throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
   if (mat.depth === cv.CV_16U) {
     // Full-range scaling keeps 12/16-bit sensor images usable; Pillow's convert("RGB") would clip them.
     mat = mat.convertTo(cv.CV_8U, 1 / 257);

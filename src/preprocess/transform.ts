@@ -10,9 +10,7 @@ import { resizeBilinearPillow } from './pillow-resize.js';
  * - `exact`: resize to exactly `width` x `height` (aspect not kept), no crop: keeps the whole
  *   part in view, which elongated parts need.
  */
-export type ResizePolicy =
-  | { mode: 'shorter-side'; resize: number; crop: number }
-  | { mode: 'exact'; width: number; height: number };
+export type ResizePolicy = { mode: 'shorter-side'; resize: number; crop: number } | { mode: 'exact'; width: number; height: number };
 
 export const REFERENCE_RESIZE = { mode: 'shorter-side', resize: 256, crop: 224 } as const satisfies ResizePolicy;
 

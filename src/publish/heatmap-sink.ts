@@ -69,7 +69,13 @@ export class HeatmapSink implements ResultSink {
       this.metrics.heatmapsSkipped.inc();
       return;
     }
-    const props = { seq: String(f.seq), width: String(f.view.width), height: String(f.view.height), format: this.opts.format, threshold: String(f.threshold) };
+    const props = {
+      seq: String(f.seq),
+      width: String(f.view.width),
+      height: String(f.view.height),
+      format: this.opts.format,
+      threshold: String(f.threshold),
+    };
     const payload = this.opts.format === 'jpeg' ? await overlayOnce() : Buffer.from(toFloat16(f.map()));
     this.publisher.publishHeatmap(payload, props);
   }

@@ -63,7 +63,14 @@ export class MqttPublisher implements ResultSink {
       clean: true,
       ...(opts.username ? { username: opts.username } : {}),
       ...(opts.password ? { password: opts.password } : {}),
-      ...(opts.tls ? { ca: file(opts.tls.ca, 'ca'), cert: file(opts.tls.cert, 'cert'), key: file(opts.tls.key, 'key'), rejectUnauthorized: opts.tls.rejectUnauthorized } : {}),
+      ...(opts.tls
+        ? {
+            ca: file(opts.tls.ca, 'ca'),
+            cert: file(opts.tls.cert, 'cert'),
+            key: file(opts.tls.key, 'key'),
+            rejectUnauthorized: opts.tls.rejectUnauthorized,
+          }
+        : {}),
       will: { topic: topics.status, payload: Buffer.from(JSON.stringify(this.statusPayload('offline'))), qos: 1, retain: true },
     };
     this.client = mqtt.connect(opts.url, options);
@@ -83,7 +90,9 @@ export class MqttPublisher implements ResultSink {
       }
     });
     this.client.on('close', () => this.metrics.mqttConnected.set(0));
-    this.client.on('offline', () => this.log(`mqtt: broker ${opts.url} unreachable; results are queued (${this.queue.length} now, at most ${opts.offlineQueue})`));
+    this.client.on('offline', () =>
+      this.log(`mqtt: broker ${opts.url} unreachable; results are queued (${this.queue.length} now, at most ${opts.offlineQueue})`),
+    );
     this.client.on('error', (e) => this.log(`mqtt: ${e.message}`));
   }
 
@@ -94,7 +103,8 @@ export class MqttPublisher implements ResultSink {
   /** Updates the retained online status (e.g. a reloaded bank). */
   setStatus(update: Partial<Omit<StatusPayload, 'state' | 'since'>>): void {
     this.status = { ...this.status, ...update };
-    if (this.client.connected) this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
+    if (this.client.connected)
+      this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
   }
 
   get connected(): boolean {
@@ -173,7 +183,9 @@ export class MqttPublisher implements ResultSink {
     this.closed = true;
     if (!(await this.flush(this.opts.flushTimeoutMs))) this.log(`shutdown: ${this.queued} result(s) not acknowledged by the broker`);
     if (this.client.connected) {
-      await new Promise<void>((r) => this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true }, () => r()));
+      await new Promise<void>((r) =>
+        this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true }, () => r()),
+      );
     }
     await this.client.endAsync();
     this.metrics.mqttConnected.set(0);

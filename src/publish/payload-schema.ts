@@ -4,10 +4,15 @@ import { z } from 'zod';
 
 const region = z
   .object({
-    box: z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() }).describe('bounding box; frame pixels, or web (x across, y = line) for line-scan'),
+    box: z
+      .object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() })
+      .describe('bounding box; frame pixels, or web (x across, y = line) for line-scan'),
     area: z.number().int().describe('pixels above the threshold'),
     peak: z.object({ x: z.number().int(), y: z.number().int(), score: z.number() }).describe('highest map value and where'),
-    mm: z.object({ along: z.number(), across: z.number() }).optional().describe('line-scan with a scale: box top-left in mm along and across the web'),
+    mm: z
+      .object({ along: z.number(), across: z.number() })
+      .optional()
+      .describe('line-scan with a scale: box top-left in mm along and across the web'),
   })
   .strict();
 
@@ -33,8 +38,12 @@ export const resultSchema = z
     is_anomaly: z.boolean().describe('score >= threshold'),
     threshold: z.number(),
     bank: z.string().describe('bank file and checksum prefix that scored this frame'),
-    latency_ms: z.record(z.string(), z.number()).describe('per stage: queue, preprocess, inference, postprocess, publish, total (capture to publish)'),
-    regions: z.array(region).describe('defect regions: connected map areas at or above the threshold (line-scan: each defect once, when its lines are final)'),
+    latency_ms: z
+      .record(z.string(), z.number())
+      .describe('per stage: queue, preprocess, inference, postprocess, publish, total (capture to publish)'),
+    regions: z
+      .array(region)
+      .describe('defect regions: connected map areas at or above the threshold (line-scan: each defect once, when its lines are final)'),
   })
   .strict();
 
@@ -45,7 +54,10 @@ export const statusSchema = z
     bank: z.string().optional(),
     backbone: z.string().optional(),
     version: z.string().optional(),
-    heatmap: z.object({ width: z.number().int(), height: z.number().int(), format: z.string() }).optional().describe('size and format of heat maps'),
+    heatmap: z
+      .object({ width: z.number().int(), height: z.number().int(), format: z.string() })
+      .optional()
+      .describe('size and format of heat maps'),
   })
   .strict();
 

@@ -90,7 +90,12 @@ export class SparkplugNode implements ResultSink {
   }
 
   private will() {
-    return { topic: this.topics.ndeath, payload: Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] })), qos: 1 as const, retain: false };
+    return {
+      topic: this.topics.ndeath,
+      payload: Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] })),
+      qos: 1 as const,
+      retain: false,
+    };
   }
 
   private nextSeq(): number {
@@ -146,8 +151,16 @@ export class SparkplugNode implements ResultSink {
     if (this.closed) return;
     this.closed = true;
     if (this.client.connected) {
-      await this.client.publishAsync(this.topics.ddeath, Buffer.from(spb.encodePayload({ timestamp: Date.now(), seq: this.nextSeq(), metrics: [] })), { qos: 0 });
-      await this.client.publishAsync(this.topics.ndeath, Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] })), { qos: 1 });
+      await this.client.publishAsync(
+        this.topics.ddeath,
+        Buffer.from(spb.encodePayload({ timestamp: Date.now(), seq: this.nextSeq(), metrics: [] })),
+        { qos: 0 },
+      );
+      await this.client.publishAsync(
+        this.topics.ndeath,
+        Buffer.from(spb.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] })),
+        { qos: 1 },
+      );
     }
     await this.client.endAsync();
   }

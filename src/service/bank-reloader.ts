@@ -59,7 +59,9 @@ export class BankReloader {
       const old = slot.current;
       const oldInput = old.model.manifest.input;
       if (m.input.width !== oldInput.width || m.input.height !== oldInput.height) {
-        throw new Error(`its input is ${m.input.width}x${m.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`);
+        throw new Error(
+          `its input is ${m.input.width}x${m.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`,
+        );
       }
       const backbone = bankBackbone(m, this.deps.backbone);
       const bankId = bankIdOf(path, m.dataSha256);

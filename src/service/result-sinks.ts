@@ -29,7 +29,12 @@ export interface SinkParts {
 
 export function resultSinks(p: SinkParts): ResultSink[] {
   const { config: c } = p;
-  const sinks: ResultSink[] = [new ResultMetricsSink(p.metrics), new HeatmapSink({ ...c.mqtt.heatmap, dir: c.output.heatmapDir }, p.publisher, p.metrics), p.publisher, p.stats];
+  const sinks: ResultSink[] = [
+    new ResultMetricsSink(p.metrics),
+    new HeatmapSink({ ...c.mqtt.heatmap, dir: c.output.heatmapDir }, p.publisher, p.metrics),
+    p.publisher,
+    p.stats,
+  ];
   if (p.sparkplug) sinks.push(p.sparkplug);
   if (c.output.resultsFile) sinks.push(new ResultsFileSink(c.output.resultsFile, p.log));
   const onResult = p.onResult;

@@ -70,14 +70,26 @@ export class InspectionService {
     const bankId = bankIdOf(c.model.bank, m.dataSha256);
     this.setModelInfo(bank.manifest, bankId);
     if (c.metrics.enabled) {
-      this.http = await startMetricsServer(this.metrics, { alive: () => this.alive(), ready: () => this.ready() }, c.metrics.host, c.metrics.port);
+      this.http = await startMetricsServer(
+        this.metrics,
+        { alive: () => this.alive(), ready: () => this.ready() },
+        c.metrics.host,
+        c.metrics.port,
+      );
       this.metricsUrl = this.http.url;
     }
     Object.assign(process.env, providerEnvironment(c.model.executionProviders, c.model.tensorrt));
-    this.runtime = new InferenceRuntime({ ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}), executionProviders: c.model.executionProviders });
+    this.runtime = new InferenceRuntime({
+      ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}),
+      executionProviders: c.model.executionProviders,
+    });
     const model = await this.loadModel(bank, backbone);
-    for (const f of model.embedder.fallbacks) this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
-    this.metrics.executionProvider.set({ requested: c.model.executionProviders.join(','), active: model.embedder.providers[0] ?? 'cpu' }, 1);
+    for (const f of model.embedder.fallbacks)
+      this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
+    this.metrics.executionProvider.set(
+      { requested: c.model.executionProviders.join(','), active: model.embedder.providers[0] ?? 'cpu' },
+      1,
+    );
     this.slot = new ModelSlot({ model, bankId });
     let url = c.mqtt.url;
     if (!url) {
@@ -100,7 +112,12 @@ export class InspectionService {
         flushTimeoutMs: c.pipeline.drainTimeoutMs,
       },
       topics(c.mqtt.prefix, c.line, c.camera),
-      { bank: bankId, backbone: m.backbone.name, version: PATCHLINE_VERSION, heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format } },
+      {
+        bank: bankId,
+        backbone: m.backbone.name,
+        version: PATCHLINE_VERSION,
+        heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format },
+      },
       this.metrics,
       this.log,
       (command) => this.onCommand(command),
@@ -122,7 +139,15 @@ export class InspectionService {
           this.metrics,
         )
       : undefined;
-    this.sinks = resultSinks({ config: c, metrics: this.metrics, publisher: this.publisher, stats: this.stats, sparkplug, onResult: this.onResult, log: this.log });
+    this.sinks = resultSinks({
+      config: c,
+      metrics: this.metrics,
+      publisher: this.publisher,
+      stats: this.stats,
+      sparkplug,
+      onResult: this.onResult,
+      log: this.log,
+    });
     this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, log: this.log }, this.stop$);
     this.reloader = new BankReloader({
       slot: this.slot,
@@ -165,7 +190,10 @@ export class InspectionService {
 
   private async loadModel(bank: Bank, backbone: ResolvedBackbone): Promise<PatchCore> {
     const m = bank.manifest;
-    const model = await PatchCore.load(this.runtime!, bank, backbone, { prefix: `model${this.modelCounter++}`, fused: this.config.model.fused });
+    const model = await PatchCore.load(this.runtime!, bank, backbone, {
+      prefix: `model${this.modelCounter++}`,
+      fused: this.config.model.fused,
+    });
     // Warm-up: the first real frame should not pay for lazy initialisation.
     await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
     return model;
@@ -173,7 +201,16 @@ export class InspectionService {
 
   private setModelInfo(m: BankManifest, bankId: string): void {
     this.metrics.modelInfo.reset();
-    this.metrics.modelInfo.set({ backbone: m.backbone.name, layers: m.backbone.layers.map((l) => l.name).join(','), bank: bankId, bank_rows: String(m.coreset.rows), threshold: String(m.calibration.threshold) }, 1);
+    this.metrics.modelInfo.set(
+      {
+        backbone: m.backbone.name,
+        layers: m.backbone.layers.map((l) => l.name).join(','),
+        bank: bankId,
+        bank_rows: String(m.coreset.rows),
+        threshold: String(m.calibration.threshold),
+      },
+      1,
+    );
   }
 
   private onCommand(command: { command?: string; bank?: string }): void {
@@ -187,7 +224,9 @@ export class InspectionService {
   }
 
   alive(): { ok: boolean; detail: string } {
-    return this.failure ? { ok: false, detail: `pipeline failed: ${this.failure.message}` } : { ok: true, detail: this.running ? 'running' : 'stopped' };
+    return this.failure
+      ? { ok: false, detail: `pipeline failed: ${this.failure.message}` }
+      : { ok: true, detail: this.running ? 'running' : 'stopped' };
   }
 
   ready(): { ok: boolean; detail: string } {
@@ -212,7 +251,10 @@ export class InspectionService {
   async stop(): Promise<void> {
     this.reloader?.stop();
     this.stop$.next();
-    const drained = await Promise.race([this.done().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs))]);
+    const drained = await Promise.race([
+      this.done().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs)),
+    ]);
     if (!drained) this.log(`shutdown: frames still in flight after ${this.config.pipeline.drainTimeoutMs} ms were abandoned`);
     this.subscription?.unsubscribe();
     await closeSinks(this.sinks, this.log);

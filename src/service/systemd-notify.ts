@@ -11,7 +11,11 @@ export interface Notifier {
   watchdog(healthy: () => boolean): () => void;
 }
 
-export function systemdNotifier(env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = () => {}, binary = 'systemd-notify'): Notifier {
+export function systemdNotifier(
+  env: NodeJS.ProcessEnv = process.env,
+  log: (s: string) => void = () => {},
+  binary = 'systemd-notify',
+): Notifier {
   const active = Boolean(env.NOTIFY_SOCKET);
   const send = (...state: string[]) => {
     if (!active) return;

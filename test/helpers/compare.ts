@@ -11,7 +11,8 @@ type Numeric = ArrayLike<number>;
 export function compareClose(actual: Numeric, expected: Numeric, tol: { atol?: number; rtol?: number }, label = 'array'): CloseReport {
   const atol = tol.atol ?? 0;
   const rtol = tol.rtol ?? 0;
-  if (actual.length !== expected.length) return { ok: false, maxAbs: Infinity, worst: -1, message: `${label}: length ${actual.length} != expected ${expected.length}` };
+  if (actual.length !== expected.length)
+    return { ok: false, maxAbs: Infinity, worst: -1, message: `${label}: length ${actual.length} != expected ${expected.length}` };
   let maxAbs = 0;
   let worst = -1;
   let bad = 0;
@@ -30,7 +31,8 @@ export function compareClose(actual: Numeric, expected: Numeric, tol: { atol?: n
     }
   }
   const ok = bad === 0;
-  const message = `${label}: ${bad}/${actual.length} outside atol ${atol} + rtol ${rtol}; max |diff| ${maxAbs.toExponential(3)} at ${worst}` +
+  const message =
+    `${label}: ${bad}/${actual.length} outside atol ${atol} + rtol ${rtol}; max |diff| ${maxAbs.toExponential(3)} at ${worst}` +
     (firstBad >= 0 ? ` (first bad ${firstBad}: ${actual[firstBad]} vs ${expected[firstBad]})` : '');
   return { ok, maxAbs, worst, message };
 }

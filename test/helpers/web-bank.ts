@@ -9,5 +9,16 @@ import { fitWebBank as fit } from '../../src/demo/web-bank.js';
 export async function fitWebBank(modelDir: string, coreset = 0.1): Promise<string> {
   const backbone = resolveBackbone('mobilenetv2', modelDir);
   const dir = mkdtempSync(join(tmpdir(), 'patchline-webbank-'));
-  return (await fit({ dir, backbone, backboneRef: 'mobilenetv2', layers: backbone.spec.defaultLayers, dim: 256, coreset, lines: 2240, threads: 2 })).path;
+  return (
+    await fit({
+      dir,
+      backbone,
+      backboneRef: 'mobilenetv2',
+      layers: backbone.spec.defaultLayers,
+      dim: 256,
+      coreset,
+      lines: 2240,
+      threads: 2,
+    })
+  ).path;
 }

@@ -31,8 +31,12 @@ export const demoCommand: CommandSpec = {
 
 /** A region "finds" a defect when its box, grown by 8 px, contains the defect's centre. */
 function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number } {
-  const hit = (d: SyntheticDefect, r: DefectRegion) => d.x >= r.box.x - 8 && d.x <= r.box.x + r.box.width + 8 && d.line >= r.box.y - 8 && d.line <= r.box.y + r.box.height + 8;
-  return { found: defects.filter((d) => regions.some((r) => hit(d, r))).length, falseRegions: regions.filter((r) => !defects.some((d) => hit(d, r))).length };
+  const hit = (d: SyntheticDefect, r: DefectRegion) =>
+    d.x >= r.box.x - 8 && d.x <= r.box.x + r.box.width + 8 && d.line >= r.box.y - 8 && d.line <= r.box.y + r.box.height + 8;
+  return {
+    found: defects.filter((d) => regions.some((r) => hit(d, r))).length,
+    falseRegions: regions.filter((r) => !defects.some((d) => hit(d, r))).length,
+  };
 }
 
 export async function runDemo(argv: string[]): Promise<void> {
@@ -57,7 +61,9 @@ export async function runDemo(argv: string[]): Promise<void> {
     lines: 3584,
     progress: { stage: (name, total, unit) => progress(`  ${name}`, total, unit) },
   });
-  log(`  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`);
+  log(
+    `  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`,
+  );
 
   const config: Config = {
     ...defaultConfig(),
@@ -90,7 +96,9 @@ export async function runDemo(argv: string[]): Promise<void> {
   });
   await watcher?.endAsync();
   const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1, defectEvery: 700 });
-  const injected = web.defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0)).filter((d) => d.line + d.halfLength < (lines || Infinity));
+  const injected = web
+    .defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0))
+    .filter((d) => d.line + d.halfLength < (lines || Infinity));
   const { found, falseRegions } = matchDefects(injected, regions);
   process.stdout.write(
     [

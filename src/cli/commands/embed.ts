@@ -37,7 +37,8 @@ export async function runEmbed(argv: string[]): Promise<void> {
   const out = requireString(cmd, v, 'out');
   const features = v.features as string[] | undefined;
   const images = v.images as string[] | undefined;
-  if ((features?.length ?? 0) > 0 === (images?.length ?? 0) > 0) throw new UsageError(`patchline embed: give exactly one of --features and --images`);
+  if ((features?.length ?? 0) > 0 === (images?.length ?? 0) > 0)
+    throw new UsageError(`patchline embed: give exactly one of --features and --images`);
   const head = headParams(cmd, v);
   if (features && features.length > 0) {
     const maps = features.map((file, i) => {
@@ -47,8 +48,12 @@ export async function runEmbed(argv: string[]): Promise<void> {
       } catch (e) {
         throw new UsageError(`patchline embed: --features: ${(e as Error).message}`);
       }
-      if (a.shape.length !== 4) throw new UsageError(`patchline embed: --features: ${file} has shape [${a.shape.join(',')}], expected [B,C,H,W]`);
-      return { name: `layer${i}_${basename(file, '.npy').replace(/[^A-Za-z0-9_]/g, '_')}`, tensor: { type: 'float32' as const, data: a.data, dims: a.shape } };
+      if (a.shape.length !== 4)
+        throw new UsageError(`patchline embed: --features: ${file} has shape [${a.shape.join(',')}], expected [B,C,H,W]`);
+      return {
+        name: `layer${i}_${basename(file, '.npy').replace(/[^A-Za-z0-9_]/g, '_')}`,
+        tensor: { type: 'float32' as const, data: a.data, dims: a.shape },
+      };
     });
     const runtime = new InferenceRuntime();
     try {
@@ -83,7 +88,9 @@ export async function runEmbed(argv: string[]): Promise<void> {
     }
     bar.stop();
     writeNpy(out, { dtype: 'float32', shape: [files.length * rowsPerImage, head.targetDim], data: result });
-    process.stderr.write(`wrote ${out}: [${files.length * rowsPerImage}, ${head.targetDim}] (${files.length} images, grid ${embedder.grid.height}x${embedder.grid.width})\n`);
+    process.stderr.write(
+      `wrote ${out}: [${files.length * rowsPerImage}, ${head.targetDim}] (${files.length} images, grid ${embedder.grid.height}x${embedder.grid.width})\n`,
+    );
   } finally {
     await runtime.close();
   }

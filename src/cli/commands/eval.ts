@@ -21,7 +21,11 @@ export const evalCommand: CommandSpec = {
     markdown: { type: 'string', value: 'REPORT.md', help: 'Markdown report with overlays of the worst misses (default: beside the JSON)' },
     misses: { type: 'string', value: 'N', default: '8', help: 'worst misses shown in the report' },
     batch: { type: 'string', value: 'N', default: '8', help: 'images per backbone run' },
-    backbone: { type: 'string', value: 'SPEC_OR_ONNX', help: "backbone to use instead of the bank's (must be the same file: sha256 is checked)" },
+    backbone: {
+      type: 'string',
+      value: 'SPEC_OR_ONNX',
+      help: "backbone to use instead of the bank's (must be the same file: sha256 is checked)",
+    },
     'model-dir': MODEL_DIR_OPTION,
     threads: { type: 'string', value: 'N', help: 'onnxruntime threads per operator (default: all cores)' },
   },
@@ -62,7 +66,13 @@ export async function runEval(argv: string[]): Promise<void> {
     const threshold = Number.isFinite(m.calibration.threshold) ? m.calibration.threshold : null;
     const report: EvalReport = {
       ...computeMetrics(scored, threshold, m.input.width),
-      bank: { path: bankPath, backbone: m.backbone.name, layers: m.backbone.layers.map((l) => l.name), rows: m.coreset.rows, k: m.scorer.k },
+      bank: {
+        path: bankPath,
+        backbone: m.backbone.name,
+        layers: m.backbone.layers.map((l) => l.name),
+        rows: m.coreset.rows,
+        k: m.scorer.k,
+      },
       timing: { seconds, ms_per_image: (1000 * seconds) / samples.length },
     };
     writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
@@ -73,7 +83,9 @@ export async function runEval(argv: string[]): Promise<void> {
         `wrote ${json} and ${markdown}\n`,
     );
     if (report.counts.masks_empty_after_transform > 0) {
-      process.stderr.write(`warning: ${report.counts.masks_empty_after_transform} defect image(s) have no defect pixel left after the resize/crop policy (the crop cuts the defect off?)\n`);
+      process.stderr.write(
+        `warning: ${report.counts.masks_empty_after_transform} defect image(s) have no defect pixel left after the resize/crop policy (the crop cuts the defect off?)\n`,
+      );
     }
   } finally {
     await runtime.close();

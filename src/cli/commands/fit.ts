@@ -15,17 +15,55 @@ export const fitCommand: CommandSpec = {
   options: {
     data: { type: 'string', value: 'DIR', help: 'MVTec-layout category (uses train/good) or a folder of good images' },
     out: { type: 'string', value: 'BANK', help: 'bank file to write (safetensors layout, docs/bank-format.md)' },
-    coreset: { type: 'string', value: 'SHARE', default: String(FIT_DEFAULTS.coreset.percentage), help: 'share of patch embeddings kept in the bank' },
-    'coreset-method': { type: 'string', value: 'M', default: FIT_DEFAULTS.coreset.method, help: 'approximate (reference default), greedy (exact, O(N^2)) or identity (keep all)' },
-    seed: { type: 'string', value: 'N', default: String(FIT_DEFAULTS.coreset.seed), help: 'seed of the coreset projection and start points' },
+    coreset: {
+      type: 'string',
+      value: 'SHARE',
+      default: String(FIT_DEFAULTS.coreset.percentage),
+      help: 'share of patch embeddings kept in the bank',
+    },
+    'coreset-method': {
+      type: 'string',
+      value: 'M',
+      default: FIT_DEFAULTS.coreset.method,
+      help: 'approximate (reference default), greedy (exact, O(N^2)) or identity (keep all)',
+    },
+    seed: {
+      type: 'string',
+      value: 'N',
+      default: String(FIT_DEFAULTS.coreset.seed),
+      help: 'seed of the coreset projection and start points',
+    },
     k: { type: 'string', value: 'K', default: String(FIT_DEFAULTS.k), help: 'nearest neighbours averaged into a patch score' },
-    sigma: { type: 'string', value: 'S', default: String(FIT_DEFAULTS.mapSigma), help: 'Gaussian smoothing of anomaly maps (pixels; 0 = none)' },
-    holdout: { type: 'string', value: 'SHARE', default: String(FIT_DEFAULTS.holdout), help: 'share of the good images kept out of the bank to calibrate the threshold (0 = none)' },
-    quantile: { type: 'string', value: 'Q', default: String(FIT_DEFAULTS.calibration.quantile), help: 'threshold = this quantile of held-out good scores ...' },
+    sigma: {
+      type: 'string',
+      value: 'S',
+      default: String(FIT_DEFAULTS.mapSigma),
+      help: 'Gaussian smoothing of anomaly maps (pixels; 0 = none)',
+    },
+    holdout: {
+      type: 'string',
+      value: 'SHARE',
+      default: String(FIT_DEFAULTS.holdout),
+      help: 'share of the good images kept out of the bank to calibrate the threshold (0 = none)',
+    },
+    quantile: {
+      type: 'string',
+      value: 'Q',
+      default: String(FIT_DEFAULTS.calibration.quantile),
+      help: 'threshold = this quantile of held-out good scores ...',
+    },
     margin: { type: 'string', value: 'M', default: String(FIT_DEFAULTS.calibration.margin), help: '... times (1 + margin)' },
-    validation: { type: 'string', value: 'DIR', help: 'labelled folder (MVTec test layout): F1-optimal threshold instead of the holdout quantile' },
+    validation: {
+      type: 'string',
+      value: 'DIR',
+      help: 'labelled folder (MVTec test layout): F1-optimal threshold instead of the holdout quantile',
+    },
     batch: { type: 'string', value: 'N', default: String(FIT_DEFAULTS.batchSize), help: 'images per backbone run' },
-    'work-dir': { type: 'string', value: 'DIR', help: 'folder for the temporary embedding file (needs ~ images x patches x dim x 4 bytes; default: OS temp)' },
+    'work-dir': {
+      type: 'string',
+      value: 'DIR',
+      help: 'folder for the temporary embedding file (needs ~ images x patches x dim x 4 bytes; default: OS temp)',
+    },
     ...BACKBONE_OPTIONS,
     ...HEAD_OPTIONS,
     ...RESIZE_OPTIONS,
@@ -40,9 +78,11 @@ export async function runFit(argv: string[]): Promise<void> {
   const data = requireString(cmd, v, 'data');
   const out = requireString(cmd, v, 'out');
   const method = String(v['coreset-method']) as CoresetMethod;
-  if (!['approximate', 'greedy', 'identity'].includes(method)) throw new UsageError(`patchline fit: --coreset-method must be approximate, greedy or identity, got '${method}'`);
+  if (!['approximate', 'greedy', 'identity'].includes(method))
+    throw new UsageError(`patchline fit: --coreset-method must be approximate, greedy or identity, got '${method}'`);
   const percentage = numberOption(cmd, v, 'coreset', { min: 0, max: 1 });
-  if (percentage <= 0 && method !== 'identity') throw new UsageError(`patchline fit: --coreset must be > 0 (or use --coreset-method identity), got ${percentage}`);
+  if (percentage <= 0 && method !== 'identity')
+    throw new UsageError(`patchline fit: --coreset must be > 0 (or use --coreset-method identity), got ${percentage}`);
   const { backbone, layers, threads } = backboneChoice(cmd, v);
   const head = headParams(cmd, v);
   const resize = resizePolicy(cmd, v);
@@ -58,7 +98,9 @@ export async function runFit(argv: string[]): Promise<void> {
   }
   const runtime = new InferenceRuntime(threads ? { intraOpThreads: threads } : {});
   try {
-    process.stderr.write(`fit: ${files.length} images from ${data}, backbone ${backbone.spec.name} [${layers.join(', ')}], coreset ${method} ${percentage}\n`);
+    process.stderr.write(
+      `fit: ${files.length} images from ${data}, backbone ${backbone.spec.name} [${layers.join(', ')}], coreset ${method} ${percentage}\n`,
+    );
     const result = await fitBank(
       runtime,
       files,
@@ -72,7 +114,10 @@ export async function runFit(argv: string[]): Promise<void> {
         k: intOption(cmd, v, 'k'),
         mapSigma: numberOption(cmd, v, 'sigma', { min: 0 }),
         holdout: validation ? 0 : holdout,
-        calibration: { quantile: numberOption(cmd, v, 'quantile', { min: 0, max: 1 }), margin: numberOption(cmd, v, 'margin', { min: -0.5 }) },
+        calibration: {
+          quantile: numberOption(cmd, v, 'quantile', { min: 0, max: 1 }),
+          margin: numberOption(cmd, v, 'margin', { min: -0.5 }),
+        },
         validation,
         batchSize: intOption(cmd, v, 'batch'),
         folder: data,

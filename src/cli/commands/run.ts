@@ -40,7 +40,9 @@ export function startStatusLine(service: InspectionService, quiet: boolean): () 
       const rate = ((s.framesOut - lastFrames) * 1000) / Math.max(1, now - lastAt);
       lastFrames = s.framesOut;
       lastAt = now;
-      const last = s.last ? `last #${s.last.seq} score ${s.last.score.toFixed(2)} (${(100 * s.last.normalizedScore).toFixed(0)}%)` : 'waiting for frames';
+      const last = s.last
+        ? `last #${s.last.seq} score ${s.last.score.toFixed(2)} (${(100 * s.last.normalizedScore).toFixed(0)}%)`
+        : 'waiting for frames';
       const line = `frames ${s.framesOut} (${rate.toFixed(1)}/s) | anomalies ${s.anomalies} | defects ${s.regions} | queue ${service.queueDepth} | mqtt ${service.mqttConnected ? 'up' : 'DOWN'} | ${last}`;
       process.stderr.write(tty ? `\r${line.padEnd(110).slice(0, 140)}` : `${line}\n`);
     },
@@ -53,14 +55,21 @@ export function startStatusLine(service: InspectionService, quiet: boolean): () 
 }
 
 /** Runs a service until its source ends or a signal arrives; returns the exit code. */
-export async function runService(service: InspectionService, quiet: boolean, log: (s: string) => void, onStarted?: () => Promise<void>): Promise<number> {
+export async function runService(
+  service: InspectionService,
+  quiet: boolean,
+  log: (s: string) => void,
+  onStarted?: () => Promise<void>,
+): Promise<number> {
   await service.start();
   await onStarted?.();
   const systemd = systemdNotifier(process.env, log);
   systemd.ready();
   // The event loop is responsive (this timer runs) and the pipeline has not failed.
   const stopWatchdog = systemd.watchdog(() => service.alive().ok);
-  log(`running: metrics at ${service.metricsUrl ?? '(disabled)'}/metrics, MQTT ${service.mqttUrl}, topics ${service.config.mqtt.prefix}/${service.config.line}/${service.config.camera}/{result,heatmap,status}`);
+  log(
+    `running: metrics at ${service.metricsUrl ?? '(disabled)'}/metrics, MQTT ${service.mqttUrl}, topics ${service.config.mqtt.prefix}/${service.config.line}/${service.config.camera}/{result,heatmap,status}`,
+  );
   const stopStatus = startStatusLine(service, quiet);
   let signalled = false;
   const onSignal = (sig: string) => {
@@ -83,7 +92,9 @@ export async function runService(service: InspectionService, quiet: boolean, log
   const peakKb = hwm ? Number(hwm[1]) : usage.maxRSS;
   const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   const wallS = process.uptime();
-  log(`stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
+  log(
+    `stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
+  );
   return service.error ? 1 : 0;
 }
 

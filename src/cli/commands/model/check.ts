@@ -14,7 +14,12 @@ export const modelCheckCommand: CommandSpec = {
   options: {
     input: { type: 'string', value: 'X.npy', help: 'input batch [N,3,H,W] float32 (already normalised)' },
     expect: { type: 'string', multiple: true, value: 'LAYER=FILE.npy', help: 'expected output of a layer (e.g. from torch)' },
-    tolerance: { type: 'string', value: 'T', default: '1e-4', help: 'largest |difference| allowed, relative to the largest |expected value| (at least 1)' },
+    tolerance: {
+      type: 'string',
+      value: 'T',
+      default: '1e-4',
+      help: 'largest |difference| allowed, relative to the largest |expected value| (at least 1)',
+    },
     'model-dir': MODEL_DIR_OPTION,
   },
   notes: 'tools/export_backbone.py calls this to check an export against torch. Exit 1 when a layer differs.',
@@ -40,7 +45,10 @@ export async function runModelCheck(argv: string[]): Promise<void> {
     throw new UsageError(`patchline model check: ${(e as Error).message}`);
   }
   const input = readNpyFloat32(requireString(cmd, v, 'input'));
-  const { path } = preparedBackbonePath(backbone, expects.map((e) => e.layer));
+  const { path } = preparedBackbonePath(
+    backbone,
+    expects.map((e) => e.layer),
+  );
   const runtime = new InferenceRuntime();
   try {
     const loaded = await runtime.load('check', path);
@@ -49,13 +57,18 @@ export async function runModelCheck(argv: string[]): Promise<void> {
     for (const { layer, file } of expects) {
       const want = readNpyFloat32(file);
       const got = asFloat(out[layer], layer);
-      const scale = Math.max(1, want.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+      const scale = Math.max(
+        1,
+        want.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0),
+      );
       let max = 0;
       for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(got.data[i]! - want.data[i]!));
       const same = got.dims.join('x') === want.shape.join('x');
       const ok = same && max <= tolerance * scale;
       if (!ok) failed++;
-      process.stdout.write(`${layer}: ${got.dims.join('x')} ${same ? '' : `(expected ${want.shape.join('x')}) `}max |diff| ${max.toExponential(2)} (limit ${(tolerance * scale).toExponential(2)}) ${ok ? 'ok' : 'DIFFERS'}\n`);
+      process.stdout.write(
+        `${layer}: ${got.dims.join('x')} ${same ? '' : `(expected ${want.shape.join('x')}) `}max |diff| ${max.toExponential(2)} (limit ${(tolerance * scale).toExponential(2)}) ${ok ? 'ok' : 'DIFFERS'}\n`,
+      );
     }
     if (failed > 0) throw new Error(`${failed} layer(s) differ from the expected outputs`);
   } finally {

@@ -13,10 +13,15 @@ export const modelFuseCommand: CommandSpec = {
   usage: ['patchline model fuse --bank BANK --out FRAME.onnx [--model-dir DIR]'],
   options: {
     bank: { type: 'string', value: 'BANK', help: "bank file from 'patchline fit'" },
-    out: { type: 'string', value: 'FRAME.onnx', help: 'graph to write: input [N,3,H,W] normalised images; outputs patch_scores, image_scores, anomaly_maps' },
+    out: {
+      type: 'string',
+      value: 'FRAME.onnx',
+      help: 'graph to write: input [N,3,H,W] normalised images; outputs patch_scores, image_scores, anomaly_maps',
+    },
     'model-dir': MODEL_DIR_OPTION,
   },
-  notes: "What `model.fused: true` runs, as a file for other tools (e.g. trtexec on a Jetson). The bank's rows are inside: refuse to share it where the bank is confidential.",
+  notes:
+    "What `model.fused: true` runs, as a file for other tools (e.g. trtexec on a Jetson). The bank's rows are inside: refuse to share it where the bank is confidential.",
 };
 
 export async function runModelFuse(argv: string[]): Promise<void> {
@@ -30,10 +35,19 @@ export async function runModelFuse(argv: string[]): Promise<void> {
   const runtime = new InferenceRuntime();
   try {
     const m = bank.manifest;
-    const embedder = await Embedder.create(runtime, backbone, m.backbone.layers.map((l) => l.name), m.head, m.input, 'fuse');
+    const embedder = await Embedder.create(
+      runtime,
+      backbone,
+      m.backbone.layers.map((l) => l.name),
+      m.head,
+      m.input,
+      'fuse',
+    );
     const bytes = await fusedModel(runtime, bank, embedder, 'fuse/frame');
     writeFileSync(out, bytes);
-    process.stdout.write(`wrote ${out}: ${(bytes.length / 2 ** 20).toFixed(1)} MB, input ${embedder.inputName} [N,3,${m.input.height},${m.input.width}], outputs patch_scores [N*${embedder.grid.height * embedder.grid.width}], image_scores [N], anomaly_maps [N,${m.input.height},${m.input.width}]\n`);
+    process.stdout.write(
+      `wrote ${out}: ${(bytes.length / 2 ** 20).toFixed(1)} MB, input ${embedder.inputName} [N,3,${m.input.height},${m.input.width}], outputs patch_scores [N*${embedder.grid.height * embedder.grid.width}], image_scores [N], anomaly_maps [N,${m.input.height},${m.input.width}]\n`,
+    );
   } finally {
     await runtime.close();
   }

@@ -17,7 +17,11 @@ const SUBCOMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => 
 export async function runModel(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(`patchline model: backbone tools\n\nSubcommands:\n${Object.entries(SUBCOMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.spec.summary}`).join('\n')}\n\nRun 'patchline model SUBCOMMAND --help' for options.\n`);
+    process.stdout.write(
+      `patchline model: backbone tools\n\nSubcommands:\n${Object.entries(SUBCOMMANDS)
+        .map(([k, c]) => `  ${k.padEnd(8)} ${c.spec.summary}`)
+        .join('\n')}\n\nRun 'patchline model SUBCOMMAND --help' for options.\n`,
+    );
     if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch, check, fuse)');
     return;
   }

@@ -43,7 +43,9 @@ export async function runModelInspect(argv: string[]): Promise<void> {
     process.stdout.write(`${path} at ${size.width}x${size.height}: ${found.length} feature tensors\n`);
     process.stdout.write(`${'tensor'.padEnd(28)} ${'op'.padEnd(16)} ${'shape'.padEnd(18)} ${'stride'.padEnd(6)} type\n`);
     for (const c of found) {
-      process.stdout.write(`${c.tensor.padEnd(28)} ${c.opType.padEnd(16)} ${c.dims.slice(1).join('x').padEnd(18)} ${String(c.stride).padEnd(6)} ${c.type}\n`);
+      process.stdout.write(
+        `${c.tensor.padEnd(28)} ${c.opType.padEnd(16)} ${c.dims.slice(1).join('x').padEnd(18)} ${String(c.stride).padEnd(6)} ${c.type}\n`,
+      );
     }
   } finally {
     await runtime.close();

@@ -17,7 +17,12 @@ export async function runModelList(argv: string[]): Promise<void> {
   const dir = modelDir(optionalString(v, 'model-dir'));
   for (const name of Object.keys(CATALOGUE)) {
     const b = resolveBackbone(name, dir);
-    process.stdout.write(`${name}: ${b.onnxPath} (${existsSync(b.onnxPath) ? 'present' : "missing: run 'patchline model fetch " + name + "'"})\n`);
-    for (const [layer, l] of Object.entries(b.spec.layers)) process.stdout.write(`  ${layer.padEnd(20)} stride ${l.stride ?? '?'}  ${l.description ?? ''}${b.spec.defaultLayers.includes(layer) ? '  [default]' : ''}\n`);
+    process.stdout.write(
+      `${name}: ${b.onnxPath} (${existsSync(b.onnxPath) ? 'present' : "missing: run 'patchline model fetch " + name + "'"})\n`,
+    );
+    for (const [layer, l] of Object.entries(b.spec.layers))
+      process.stdout.write(
+        `  ${layer.padEnd(20)} stride ${l.stride ?? '?'}  ${l.description ?? ''}${b.spec.defaultLayers.includes(layer) ? '  [default]' : ''}\n`,
+      );
   }
 }

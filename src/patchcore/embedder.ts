@@ -6,6 +6,7 @@ import { encodeModel } from '../model/onnx-graph.js';
 import type { InferenceRuntime, LoadedSession } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
 import type { TensorNCHW } from '../core/image.js';
+import type { BankManifest } from './bank-file.js';
 import { buildEmbeddingHead, EMBEDDING_OUTPUT, headGrid, type HeadSpec, type LayerShape } from './embedding-head.js';
 
 export interface HeadParams {
@@ -69,6 +70,23 @@ export class Embedder {
     const hs = `${prefix}/head`;
     await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)));
     return new Embedder(runtime, bb, path, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
+  }
+
+  /** The embedder a bank was fitted with: its layers, head and input size. */
+  static forBank(
+    runtime: InferenceRuntime,
+    backbone: ResolvedBackbone,
+    manifest: Pick<BankManifest, 'backbone' | 'head' | 'input'>,
+    prefix: string,
+  ): Promise<Embedder> {
+    return Embedder.create(
+      runtime,
+      backbone,
+      manifest.backbone.layers.map((l) => l.name),
+      manifest.head,
+      manifest.input,
+      prefix,
+    );
   }
 
   get grid(): { height: number; width: number } {

@@ -91,14 +91,7 @@ export class PatchCore {
   ): Promise<PatchCore> {
     const { prefix = 'model', fused = false } = typeof opts === 'string' ? { prefix: opts } : opts;
     const m = bank.manifest;
-    const embedder = await Embedder.create(
-      runtime,
-      backbone,
-      m.backbone.layers.map((l) => l.name),
-      m.head,
-      m.input,
-      prefix,
-    );
+    const embedder = await Embedder.forBank(runtime, backbone, m, prefix);
     if (fused) {
       const session = `${prefix}/frame`;
       await runtime.load(session, await fusedModel(runtime, bank, embedder, session));

@@ -35,14 +35,7 @@ export async function runModelFuse(argv: string[]): Promise<void> {
   const runtime = new InferenceRuntime();
   try {
     const m = bank.manifest;
-    const embedder = await Embedder.create(
-      runtime,
-      backbone,
-      m.backbone.layers.map((l) => l.name),
-      m.head,
-      m.input,
-      'fuse',
-    );
+    const embedder = await Embedder.forBank(runtime, backbone, m, 'fuse');
     const bytes = await fusedModel(runtime, bank, embedder, 'fuse/frame');
     writeFileSync(out, bytes);
     process.stdout.write(

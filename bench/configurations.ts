@@ -109,7 +109,7 @@ const knnInfo = new Map<string, { differing: number; distanceDiff: number; open:
 async function stageTimes(bankPath: string, images: string[]): Promise<Record<string, number>> {
   const runtime = new InferenceRuntime();
   try {
-    const bank = readBank(bankPath);
+    const bank = await readBank(bankPath);
     const m = bank.manifest;
     const model = await PatchCore.load(runtime, bank, resolveBackbone(m.backbone.ref, modelDir()));
     const [bb, head, scorer] = model.sessions;
@@ -232,7 +232,7 @@ function runCli(bank: string, folder: string, dir: string): RunResult {
 async function backboneOnlyMs(bankPath: string, images: string[]): Promise<number> {
   const runtime = new InferenceRuntime();
   try {
-    const m = readBank(bankPath).manifest;
+    const m = (await readBank(bankPath)).manifest;
     const backbone = resolveBackbone(m.backbone.ref, modelDir());
     const loaded = await runtime.load(
       'bb',

@@ -1,10 +1,11 @@
 // The bank file refuses truncated, corrupted, foreign-version files and a different backbone.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { readBank, writeBank, type BankManifest } from '../src/patchcore/bank-file.js';
+import { readBank, requireThreshold, writeBank, type BankManifest } from '../src/patchcore/bank-file.js';
 import { bankBackbone } from '../src/patchcore/patchcore.js';
 import { IMAGENET_NORMALIZATION, REFERENCE_RESIZE } from '../src/preprocess/transform.js';
 import { sharedPath } from './helpers/shared.js';
@@ -41,9 +42,9 @@ describe('bank file', () => {
   const rows = Float32Array.from({ length: 12 }, (_, i) => i / 3);
   const path = join(dir, 'bank.safetensors');
 
-  test('round trip keeps rows and manifest; the layout is plain safetensors', () => {
+  test('round trip keeps rows and manifest; the layout is plain safetensors', async () => {
     writeBank(path, manifest('x.onnx', 'a'.repeat(64)), rows);
-    const b = readBank(path);
+    const b = await readBank(path);
     assert.deepEqual(Array.from(b.rows), Array.from(rows));
     assert.equal(b.manifest.calibration.threshold, 1.5);
     const buf = readFileSync(path);
@@ -52,7 +53,7 @@ describe('bank file', () => {
     assert.equal(header.bank.dtype, 'F32');
   });
 
-  test('truncated, corrupted, unknown-version and non-bank files are refused with what to do', () => {
+  test('truncated, corrupted, unknown-version and non-bank files are refused with what to do', async () => {
     writeBank(path, manifest('x.onnx', 'a'.repeat(64)), rows);
     const good = readFileSync(path);
     const cases: [string, Buffer, RegExp][] = [
@@ -65,19 +66,59 @@ describe('bank file', () => {
       ['tiny', Buffer.from('abc'), /not a patchline bank/],
       [
         'version',
-        Buffer.from(good.toString('latin1').replace('"version":"1"', '"version":"9"'), 'latin1'),
+        Buffer.from(good.toString('latin1').replace('"version":"2"', '"version":"9"'), 'latin1'),
         /format version 9 is not supported.*upgrade patchline/,
       ],
     ];
     for (const [name, bytes, why] of cases) {
       const p = join(dir, `${name}.safetensors`);
       writeFileSync(p, bytes);
-      assert.throws(
+      await assert.rejects(
         () => readBank(p),
         (e: Error) => e.message.startsWith(p) && why.test(e.message),
         name,
       );
     }
+  });
+
+  test('an edited manifest or tensor header is refused, whatever the edit (threshold, a digit, the shape)', async () => {
+    writeBank(path, manifest('x.onnx', 'a'.repeat(64)), rows);
+    const good = readFileSync(path).toString('latin1');
+    const edits: [string, string, string][] = [
+      ['threshold', '\\"threshold\\":1.5', '\\"threshold\\":9.5'],
+      ['digit', '\\"margin\\":0.1', '\\"margin\\":0.2'],
+      ['shape', '"shape":[3,4]', '"shape":[4,3]'],
+    ];
+    for (const [name, from, to] of edits) {
+      assert.ok(good.includes(from), `${name}: ${from} is in the header`);
+      const p = join(dir, `edited-${name}.bank`);
+      writeFileSync(p, Buffer.from(good.replace(from, to), 'latin1'));
+      await assert.rejects(() => readBank(p), (e: Error) => e.message.startsWith(p) && /was modified: checksum/.test(e.message), name);
+    }
+  });
+
+  test('a manifest that fails validation names the file and the field; a bank without a threshold cannot be run', async () => {
+    const { input: _input, ...noInput } = manifest('x.onnx', 'a'.repeat(64));
+    const p = join(dir, 'no-input.bank');
+    writeBank(p, noInput as unknown as BankManifest, rows);
+    await assert.rejects(() => readBank(p), (e: Error) => e.message.startsWith(p) && /manifest is invalid: input/.test(e.message));
+    const m = manifest('x.onnx', 'a'.repeat(64));
+    const q = join(dir, 'no-threshold.bank');
+    writeBank(q, { ...m, calibration: { ...m.calibration, threshold: NaN, method: 'none' } }, rows);
+    const b = await readBank(q);
+    assert.ok(Number.isNaN(b.manifest.calibration.threshold));
+    assert.throws(() => requireThreshold(b.manifest, q), (e: Error) => e.message.startsWith(q) && /has no threshold/.test(e.message));
+  });
+
+  test('a FIFO or a device is refused without blocking; an oversized file is refused before it is read', async () => {
+    const fifo = join(dir, 'fifo.bank');
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(() => readBank(fifo), /not a regular file/);
+    const zero = join(dir, 'zero.bank');
+    symlinkSync('/dev/zero', zero);
+    await assert.rejects(() => readBank(zero), /not a regular file/);
+    writeBank(path, manifest('x.onnx', 'a'.repeat(64)), rows);
+    await assert.rejects(() => readBank(path, { maxBytes: 64 }), /larger than the 64-byte limit/);
   });
 
   test('a backbone whose sha256 differs from the bank is refused', (t) => {

@@ -25,22 +25,22 @@ describe('fit calibration', () => {
     assert.throws(() => holdoutIndices(1, 0.5), /leaves no image/);
   });
 
-  test('holdout: the threshold is the quantile of held-out good scores times (1 + margin); validation: F1-optimal', (t) => {
+  test('holdout: the threshold is the quantile of held-out good scores times (1 + margin); validation: F1-optimal', async (t) => {
     const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
     if (!onnx) return;
     const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
     const common = ['--backbone', onnx, '--layers', 'layer2,layer3', '--pretrain-dim', '256', '--target-dim', '256', '--coreset', '0.25'];
     const r = cli('fit', '--data', data, ...common, '--holdout', '0.2', '--quantile', '1', '--margin', '0.1', '--out', join(out, 'h.bank'));
     assert.equal(r.status, 0, r.stderr);
-    const c = readBank(join(out, 'h.bank')).manifest.calibration;
+    const c = (await readBank(join(out, 'h.bank'))).manifest.calibration;
     assert.equal(c.method, 'holdout-quantile');
     assert.equal(c.scores.count, 2);
     assert.ok(Math.abs(c.threshold - c.scores.max * 1.1) < 1e-9 * c.threshold);
-    assert.equal(readBank(join(out, 'h.bank')).manifest.training.bankImages, 8);
+    assert.equal((await readBank(join(out, 'h.bank'))).manifest.training.bankImages, 8);
 
     const v = cli('fit', '--data', data, ...common, '--validation', join(data, 'test'), '--out', join(out, 'v.bank'));
     assert.equal(v.status, 0, v.stderr);
-    const cv = readBank(join(out, 'v.bank')).manifest.calibration;
+    const cv = (await readBank(join(out, 'v.bank'))).manifest.calibration;
     assert.equal(cv.method, 'validation-f1');
     assert.ok(cv.f1! > 0.5 && cv.f1! <= 1, String(cv.f1));
     assert.equal(cv.scores.count, 8);

@@ -1,7 +1,8 @@
 // Image decoding (OpenCV) and the reference transform (Pillow bilinear + centre crop + ImageNet
 // normalisation), bitwise against the fixtures; bad files fail with their name in the error.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import { decodeImage, readImage } from '../src/preprocess/decode.js';
 import { loadBatch } from '../src/preprocess/batch.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { applyResizePolicy, centerCrop, IMAGENET_NORMALIZATION, REFERENCE_RESIZE, shorterSideSize } from '../src/preprocess/transform.js';
+import { jpegDeclaring, pngDeclaring, tiffDeclaring } from './helpers/hostile-files.js';
 import { maskToFloat } from './helpers/reference-transforms.js';
 import { compareClose } from './helpers/compare.js';
 import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
@@ -109,7 +111,7 @@ describe('decoding', () => {
       ['cut.png', png.subarray(0, png.length - 20), /truncated PNG/],
       ['cut.jpg', jpg.subarray(0, jpg.length / 2), /truncated JPEG/],
       ['float.tiff', floatTiff, /unsupported bit depth/],
-      ['garbage.png', Buffer.concat([png.subarray(0, 16), Buffer.alloc(200, 7), Buffer.from('IEND')]), /cannot decode PNG/],
+      ['garbage.png', Buffer.concat([png.subarray(0, 33), Buffer.alloc(200, 7), Buffer.from('IEND')]), /cannot decode PNG/],
     ];
     for (const [name, bytes, why] of files) {
       const path = join(dir, name);
@@ -118,5 +120,39 @@ describe('decoding', () => {
     }
     await assert.rejects(readImage(join(dir, 'missing.png')), /missing\.png: cannot read: ENOENT/);
     assert.ok(readFileSync(join(dir, 'cut.png')).length > 0);
+  });
+
+  test('decompression bombs are refused from their header, before any pixel is decoded', async () => {
+    const cv = await loadOpenCV();
+    const bombs: [string, Uint8Array][] = [
+      ['bomb.png', pngDeclaring(20000, 20000)],
+      ['bomb.jpg', jpegDeclaring(cv.imencode('.jpg', new cv.Mat(16, 16, cv.CV_8UC3, [1, 2, 3])), 60000, 60000)],
+      ['bomb.tiff', tiffDeclaring(cv.imencode('.tiff', new cv.Mat(4, 4, cv.CV_8UC3, [1, 2, 3])), 30000, 30000)],
+    ];
+    for (const [name, bytes] of bombs) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      await assert.rejects(
+        readImage(path),
+        (e: Error) => e.message.startsWith(path) && /declares \d+x\d+ = \d+ pixels, more than the limit/.test(e.message),
+        name,
+      );
+    }
+    // A caller's own limit applies, in both directions.
+    const small = await encoded('.png', (c) => new c.Mat(40, 50, c.CV_8UC3, [1, 2, 3]));
+    await assert.rejects(decodeImage(small, 'small.png', 'rgb', { maxPixels: 1999 }), /declares 50x40 = 2000 pixels/);
+    assert.equal((await decodeImage(small, 'small.png', 'rgb', { maxPixels: 2000 })).width, 50);
+  });
+
+  test('FIFOs, devices and oversized files are refused without blocking', async () => {
+    const fifo = join(dir, 'pipe.png');
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(readImage(fifo), /pipe\.png: not a regular file/);
+    const zero = join(dir, 'zero.png');
+    symlinkSync('/dev/zero', zero);
+    await assert.rejects(readImage(zero), /zero\.png: not a regular file/);
+    const big = join(dir, 'big.png');
+    writeFileSync(big, Buffer.alloc(4096));
+    await assert.rejects(readImage(big, 'rgb', { maxBytes: 1000 }), /4096 bytes is more than the limit of 1000 bytes/);
   });
 });

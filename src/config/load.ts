@@ -27,11 +27,16 @@ function parseFile(path: string): unknown {
   throw new ConfigError(`${path}: unknown config format '${ext}' (use .yaml, .yml or .json)`);
 }
 
+/** Keys that would reach Object.prototype instead of a config section. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** `a.b.c=value`: value parsed as JSON when it is JSON (numbers, booleans, arrays), else a string. */
 export function applyOverride(target: Record<string, unknown>, assignment: string): void {
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected PATH=VALUE, e.g. pipeline.batchSize=8`);
   const path = assignment.slice(0, eq).split('.');
+  const forbidden = path.find((k) => FORBIDDEN_KEYS.has(k));
+  if (forbidden) throw new ConfigError(`--set ${assignment.slice(0, 200)}: '${forbidden}' is not a config field`);
   const raw = assignment.slice(eq + 1);
   let value: unknown = raw;
   try {

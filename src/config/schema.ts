@@ -3,6 +3,10 @@
 // `patchline config` prints its defaults and its JSON Schema.
 import { z } from 'zod';
 
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const ms = (min: number) => z.number().int().min(min).max(MAX_TIMER_MS);
+
 const syntheticSource = z
   .object({
     type: z.literal('synthetic-web'),
@@ -20,7 +24,25 @@ const folderSource = z
     type: z.literal('folder'),
     path: z.string().min(1).describe('folder of images, processed in name order'),
     watch: z.boolean().default(false).describe('keep running and process images that appear later'),
-    pollMs: z.number().int().min(50).default(500).describe('how often to look for new files when watching'),
+    pollMs: ms(50).default(500).describe('how often to look for new files when watching'),
+    settleMs: ms(0)
+      .default(1000)
+      .describe('watching: a new file is read once its size and modification time have not changed for this long (still being written otherwise)'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(3)
+      .describe('watching: a file that cannot be decoded (partly written) is read again this many times, one poll apart, before it counts as bad'),
+    maxFileMb: z.number().min(0.001).default(256).describe('larger files are skipped and counted as bad without being read'),
+    maxPixels: z
+      .number()
+      .int()
+      .min(1)
+      .default(50_000_000)
+      .describe('images whose header declares more pixels are skipped and counted as bad without being decoded (decompression bombs)'),
+    readTimeoutMs: ms(1).default(10_000).describe('a read that takes longer (a stalled network mount) is abandoned and retried'),
   })
   .strict();
 
@@ -40,8 +62,8 @@ const captureSource = z
       .describe('camera index, RTSP URL, or GStreamer pipeline ending in appsink'),
     reconnect: z
       .object({
-        initialMs: z.number().int().min(10).default(500),
-        maxMs: z.number().int().min(10).default(30000),
+        initialMs: ms(10).default(500),
+        maxMs: ms(10).default(30000),
       })
       .strict()
       .prefault({})
@@ -116,7 +138,7 @@ export const configSchema = z
           .describe(
             'frames per inference call, at most: on a CPU 1 is as fast as 4 and needs far less memory (WRN50: 630 vs 860 MB peak); GPUs gain from 4-8',
           ),
-        batchTimeoutMs: z.number().int().min(0).default(50).describe('send a smaller batch after this long'),
+        batchTimeoutMs: ms(0).default(50).describe('send a smaller batch after this long'),
         batchesInFlight: z
           .number()
           .int()
@@ -132,7 +154,7 @@ export const configSchema = z
           .default('drop-oldest')
           .describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
         minRegionArea: z.number().int().min(1).default(16).describe('smallest defect region reported, in pixels'),
-        drainTimeoutMs: z.number().int().min(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
+        drainTimeoutMs: ms(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
       })
       .strict()
       .prefault({}),

@@ -1,18 +1,23 @@
 // The memory bank file: safetensors layout (8-byte little-endian header length, JSON header,
 // raw tensors), so Python's `safetensors` or a few lines of any language read it. The header's
-// __metadata__ holds the format name, version and a JSON manifest with everything needed to
-// score with the bank (docs/bank-format.md).
-import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+// __metadata__ holds the format name, version, a JSON manifest with everything needed to score
+// with the bank, and a checksum over all of it (docs/bank-format.md).
 import { createHash } from 'node:crypto';
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
 import type { Normalization, ResizePolicy } from '../preprocess/transform.js';
 
 export const BANK_FORMAT = 'patchline-bank';
-export const BANK_FORMAT_VERSION = 1;
+export const BANK_FORMAT_VERSION = 2;
+/** Files larger than this are refused before they are read (a bank of 1M rows x 1024 dims is 4 GiB). */
+export const DEFAULT_MAX_BANK_BYTES = 8 * 2 ** 30;
 
 export interface Calibration {
-  /** Image-score threshold: at or above it an image is anomalous. */
+  /** Image-score threshold: at or above it an image is anomalous (NaN: none). */
   threshold: number;
-  method: 'holdout-quantile' | 'validation-f1' | 'none';
+  method: 'holdout-quantile' | 'validation-f1' | 'reviews' | 'none';
   /** For holdout-quantile: the quantile of held-out good images' scores and the relative margin. */
   quantile?: number;
   margin?: number;
@@ -21,6 +26,56 @@ export interface Calibration {
   /** For validation-f1: F1 reached on the validation folder. */
   f1?: number;
 }
+
+// JSON has no NaN: a missing threshold or an empty score summary is written as null.
+const numberOrNaN = z
+  .number()
+  .nullable()
+  .transform((v) => v ?? NaN);
+const count = z.number().int().min(0);
+const size = z.number().int().min(1);
+
+const manifestSchema = z.object({
+  format: z.literal(BANK_FORMAT),
+  version: z.number().int(),
+  createdAt: z.string(),
+  patchlineVersion: z.string(),
+  backbone: z.object({
+    ref: z.string(),
+    name: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    layers: z.array(z.object({ name: z.string(), tensor: z.string(), channels: size, height: size, width: size })).min(1),
+  }),
+  input: z.object({
+    width: size,
+    height: size,
+    resize: z.discriminatedUnion('mode', [
+      z.object({ mode: z.literal('shorter-side'), resize: size, crop: size }),
+      z.object({ mode: z.literal('exact'), width: size, height: size }),
+    ]),
+    normalization: z.object({ mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }),
+  }),
+  head: z.object({ patchsize: size, pretrainDim: size, targetDim: size }),
+  grid: z.object({ height: size, width: size }),
+  scorer: z.object({ k: size, mapSigma: z.number().min(0) }),
+  coreset: z.object({ method: z.string(), percentage: z.number(), seed: z.number().int(), inputRows: count, rows: size }),
+  calibration: z.object({
+    threshold: numberOrNaN,
+    method: z.enum(['holdout-quantile', 'validation-f1', 'reviews', 'none']),
+    quantile: z.number().optional(),
+    margin: z.number().optional(),
+    scores: z.object({ count, min: numberOrNaN, median: numberOrNaN, max: numberOrNaN }),
+    f1: z.number().optional(),
+  }),
+  training: z.object({
+    folder: z.string(),
+    images: count,
+    bankImages: count,
+    holdoutImages: count,
+    imageFiles: z.array(z.string()).optional(),
+  }),
+  dataSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
 
 export interface BankManifest {
   format: typeof BANK_FORMAT;
@@ -51,13 +106,31 @@ export interface Bank {
   rows: Float32Array;
 }
 
+/** A bank read from a file: `checksum` covers the tensor header and the manifest (which holds the data's sha256). */
+export interface StoredBank extends Bank {
+  checksum: string;
+}
+
 export class BankFileError extends Error {}
 
-export function writeBank(
-  path: string,
-  manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>,
-  rows: Float32Array,
-): BankManifest {
+interface TensorEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** sha256 over everything the header says: format, version, tensor layout and manifest text. */
+function headerChecksum(format: string, version: string, t: TensorEntry, manifest: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([format, version, { dtype: t.dtype, shape: t.shape, data_offsets: t.data_offsets }, manifest]))
+    .digest('hex');
+}
+
+/**
+ * Writes atomically: a temporary file beside the target, fsync'd, renamed over it, and the
+ * folder fsync'd. A crash or a full disk leaves the previous file whole and no partial bank.
+ */
+export function writeBank(path: string, manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>, rows: Float32Array): BankManifest {
   const dim = manifest.head.targetDim;
   if (rows.length % dim !== 0) throw new RangeError(`bank of ${rows.length} values is not a multiple of dim ${dim}`);
   const data = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
@@ -67,71 +140,144 @@ export function writeBank(
     version: BANK_FORMAT_VERSION,
     dataSha256: createHash('sha256').update(data).digest('hex'),
   };
+  const tensor: TensorEntry = { dtype: 'F32', shape: [rows.length / dim, dim], data_offsets: [0, data.length] };
+  const manifestText = JSON.stringify(full);
+  const version = String(BANK_FORMAT_VERSION);
   const header = {
-    bank: { dtype: 'F32', shape: [rows.length / dim, dim], data_offsets: [0, data.length] },
-    __metadata__: { format: BANK_FORMAT, version: String(BANK_FORMAT_VERSION), manifest: JSON.stringify(full) },
+    bank: tensor,
+    __metadata__: { format: BANK_FORMAT, version, manifest: manifestText, checksum: headerChecksum(BANK_FORMAT, version, tensor, manifestText) },
   };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  // Written to a temporary name and renamed, so a running service never sees half a bank.
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json));
-    writeSync(fd, data);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const part of [len, Buffer.from(json), data]) for (let done = 0; done < part.length; ) done += writeSync(fd, part, done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new BankFileError(`${path}: cannot write bank: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  renameSync(tmp, path);
+  const dirFd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
   return full;
 }
 
-export function readBank(path: string): Bank {
+/**
+ * Reads and checks a bank file: regular files only (a FIFO or a device is refused without
+ * blocking), at most `maxBytes`, read without blocking the event loop.
+ */
+export async function readBank(path: string, opts: { maxBytes?: number } = {}): Promise<StoredBank> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BANK_BYTES;
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new BankFileError(`${path}: not a regular file; a bank is a file written by 'patchline fit'`);
+      if (st.size > maxBytes) throw new BankFileError(`${path}: ${st.size} bytes is larger than the ${maxBytes}-byte limit for a bank`);
+      buf = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
+    if (e instanceof BankFileError) throw e;
     throw new BankFileError(`${path}: cannot read bank: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  return parseBank(buf, path);
+}
+
+export function parseBank(buf: Buffer, path: string): StoredBank {
   const refit = `refit it with 'patchline fit'`;
   if (buf.length < 8) throw new BankFileError(`${path}: not a patchline bank (file is ${buf.length} bytes); ${refit}`);
   const headerLen = Number(buf.readBigUInt64LE(0));
   if (headerLen <= 0 || headerLen > 100_000_000 || 8 + headerLen > buf.length) {
     throw new BankFileError(`${path}: truncated or not a patchline bank (header length ${headerLen}, file ${buf.length} bytes); ${refit}`);
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: Record<string, unknown>;
   try {
     header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
   } catch {
     throw new BankFileError(`${path}: corrupted bank header (not JSON); ${refit}`);
   }
   const meta = header.__metadata__ as Record<string, string> | undefined;
-  if (meta?.format !== BANK_FORMAT) throw new BankFileError(`${path}: not a patchline bank (format '${meta?.format ?? 'missing'}')`);
-  if (meta.version !== String(BANK_FORMAT_VERSION)) {
+  if (meta?.format !== BANK_FORMAT) throw new BankFileError(`${path}: not a patchline bank (format '${String(meta?.format ?? 'missing')}')`);
+  const legacy = meta.version === '1';
+  if (meta.version !== String(BANK_FORMAT_VERSION) && !legacy) {
     throw new BankFileError(
-      `${path}: bank format version ${meta.version} is not supported by this patchline (reads version ${BANK_FORMAT_VERSION}); upgrade patchline or ${refit}`,
+      `${path}: bank format version ${String(meta.version)} is not supported by this patchline (reads versions 1-${BANK_FORMAT_VERSION}); upgrade patchline or ${refit}`,
     );
   }
-  const manifest = JSON.parse(meta.manifest ?? '{}') as BankManifest;
-  const t = header.bank as { dtype: string; shape: number[]; data_offsets: [number, number] } | undefined;
-  if (!t || t.dtype !== 'F32' || t.shape.length !== 2) throw new BankFileError(`${path}: bank tensor missing or not float32 [rows, dim]`);
+  const t = header.bank as TensorEntry | undefined;
+  const layoutOk =
+    t &&
+    t.dtype === 'F32' &&
+    Array.isArray(t.shape) &&
+    t.shape.length === 2 &&
+    t.shape.every((d) => Number.isInteger(d) && d > 0) &&
+    Array.isArray(t.data_offsets) &&
+    t.data_offsets.length === 2 &&
+    t.data_offsets.every((o) => Number.isInteger(o) && o >= 0);
+  if (!layoutOk) throw new BankFileError(`${path}: bank tensor missing or not float32 [rows, dim]; ${refit}`);
+  if (typeof meta.manifest !== 'string') throw new BankFileError(`${path}: bank header has no manifest; ${refit}`);
+  const checksum = legacy ? undefined : headerChecksum(meta.format, String(meta.version), t, meta.manifest);
+  if (!legacy && checksum !== meta.checksum) {
+    throw new BankFileError(
+      `${path}: bank header or manifest was modified: checksum ${checksum?.slice(0, 12)}… does not match the recorded ${String(meta.checksum).slice(0, 12)}…; ${refit}`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(meta.manifest);
+  } catch (e) {
+    throw new BankFileError(`${path}: bank manifest is not JSON (${(e as Error).message}); ${refit}`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(manifest)'}: ${i.message}`);
+    throw new BankFileError(`${path}: bank manifest is invalid: ${issues.join('; ')}; ${refit}`);
+  }
+  const manifest = parsed.data as BankManifest;
+  const [rowCount, dim] = t.shape as [number, number];
+  if (dim !== manifest.head.targetDim || rowCount !== manifest.coreset.rows) {
+    throw new BankFileError(
+      `${path}: bank tensor is [${rowCount}, ${dim}] but the manifest says ${manifest.coreset.rows} rows of ${manifest.head.targetDim} dims; ${refit}`,
+    );
+  }
   const start = 8 + headerLen + t.data_offsets[0];
   const end = 8 + headerLen + t.data_offsets[1];
-  if (end > buf.length || end - start !== t.shape[0]! * t.shape[1]! * 4) {
-    throw new BankFileError(
-      `${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`,
-    );
+  if (end > buf.length || end - start !== rowCount * dim * 4) {
+    throw new BankFileError(`${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`);
   }
   const data = buf.subarray(8 + headerLen);
   const sha = createHash('sha256').update(data).digest('hex');
-  if (sha !== manifest.dataSha256)
+  if (sha !== manifest.dataSha256) {
     throw new BankFileError(
-      `${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256?.slice(0, 12)}…; ${refit}`,
+      `${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256.slice(0, 12)}…; ${refit}`,
     );
-  const rows = new Float32Array(t.shape[0]! * t.shape[1]!);
+  }
+  const rows = new Float32Array(rowCount * dim);
   new Uint8Array(rows.buffer).set(buf.subarray(start, end));
-  return { manifest, rows };
+  // Version 1 files have no header checksum: their id comes from the data checksum alone.
+  return { manifest, rows, checksum: checksum ?? manifest.dataSha256 };
+}
+
+/** A bank the live service can run: its threshold decides every result. */
+export function requireThreshold(manifest: BankManifest, path: string): void {
+  if (!Number.isFinite(manifest.calibration.threshold) || manifest.calibration.threshold <= 0) {
+    throw new BankFileError(
+      `${path}: the bank has no threshold (calibration method '${manifest.calibration.method}'); fit it with held-out good images (--holdout) or a labelled --validation folder before running it`,
+    );
+  }
 }

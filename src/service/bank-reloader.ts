@@ -54,7 +54,7 @@ export class BankReloader {
     if (this.stopped) return;
     const { slot, metrics, log } = this.deps;
     try {
-      const bank = readBank(path);
+      const bank = await readBank(path);
       const m = bank.manifest;
       const old = slot.current;
       const oldInput = old.model.manifest.input;

@@ -64,7 +64,7 @@ export class InspectionService {
   async start(): Promise<void> {
     const c = this.config;
     if (!c.model.bank) throw new Error("model.bank: no bank configured; fit one with 'patchline fit' and set model.bank");
-    const bank = readBank(c.model.bank);
+    const bank = await readBank(c.model.bank);
     const backbone = bankBackbone(bank.manifest, { backbone: c.model.backbone, modelDir: c.model.modelDir });
     const m = bank.manifest;
     const bankId = bankIdOf(c.model.bank, m.dataSha256);

@@ -48,7 +48,7 @@ export async function runEval(argv: string[]): Promise<void> {
   }
   let bank;
   try {
-    bank = readBank(bankPath);
+    bank = await readBank(bankPath);
   } catch (e) {
     throw new UsageError(`patchline eval: --bank: ${(e as Error).message}`);
   }

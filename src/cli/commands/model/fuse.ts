@@ -30,7 +30,7 @@ export async function runModelFuse(argv: string[]): Promise<void> {
   if (!v) return;
   const bankPath = requireString(cmd, v, 'bank');
   const out = requireString(cmd, v, 'out');
-  const bank = readBank(bankPath);
+  const bank = await readBank(bankPath);
   const backbone = bankBackbone(bank.manifest, { modelDir: optionalString(v, 'model-dir') });
   const runtime = new InferenceRuntime();
   try {

@@ -10,6 +10,7 @@ export function generatedSections(): Record<string, string> {
     'config-fields': configReferenceRows().join('\n'),
     'result-schema': `\`\`\`json\n${JSON.stringify(s.result, null, 2)}\n\`\`\``,
     'status-schema': `\`\`\`json\n${JSON.stringify(s.status, null, 2)}\n\`\`\``,
+    'command-schema': `\`\`\`json\n${JSON.stringify(s.command, null, 2)}\n\`\`\``,
   };
 }
 

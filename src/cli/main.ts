@@ -57,5 +57,8 @@ const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process
 if (isEntry) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    // A failed command has closed what it opened; should anything still hold the event loop
+    // (a native handle), the process must still end, not linger half-started.
+    if (code !== 0) setTimeout(() => process.exit(code), 5000).unref();
   });
 }

@@ -27,14 +27,18 @@ const folderSource = z
     pollMs: ms(50).default(500).describe('how often to look for new files when watching'),
     settleMs: ms(0)
       .default(1000)
-      .describe('watching: a new file is read once its size and modification time have not changed for this long (still being written otherwise)'),
+      .describe(
+        'watching: a new file is read once its size and modification time have not changed for this long (still being written otherwise)',
+      ),
     retries: z
       .number()
       .int()
       .min(0)
       .max(100)
       .default(3)
-      .describe('watching: a file that cannot be decoded (partly written) is read again this many times, one poll apart, before it counts as bad'),
+      .describe(
+        'watching: a file that cannot be decoded (partly written) is read again this many times, one poll apart, before it counts as bad',
+      ),
     maxFileMb: z.number().min(0.001).default(256).describe('larger files are skipped and counted as bad without being read'),
     maxPixels: z
       .number()
@@ -104,6 +108,11 @@ export const configSchema = z
         backbone: z.string().optional().describe("backbone instead of the bank's (same file: sha256 is checked)"),
         modelDir: z.string().optional().describe('models directory (default: $PATCHLINE_MODEL_DIR or ./models)'),
         threads: z.number().int().min(1).optional().describe('onnxruntime threads per operator (default: all cores)'),
+        maxBankMb: z
+          .number()
+          .min(1)
+          .default(8192)
+          .describe('bank files larger than this are refused unread (configured, reloaded or commanded)'),
         executionProviders: z
           .array(z.enum(['tensorrt', 'cuda', 'cpu']))
           .min(1)
@@ -155,6 +164,11 @@ export const configSchema = z
           .describe('when the queue is full: drop the oldest frame (counted) or stop reading the source'),
         minRegionArea: z.number().int().min(1).default(16).describe('smallest defect region reported, in pixels'),
         drainTimeoutMs: ms(0).default(5000).describe('on shutdown, time allowed to finish frames in flight'),
+        stallTimeoutMs: ms(1000)
+          .default(60_000)
+          .describe(
+            'frames queued or files waiting but nothing moved for this long: /healthz fails and the systemd watchdog restarts the service',
+          ),
       })
       .strict()
       .prefault({}),

@@ -22,10 +22,11 @@ export interface Tile {
   timestamp: number;
 }
 
+/** Errors name the config fields they come from (source.width or the camera, linescan.overlap). */
 export function validateGeometry(g: TileGeometry): void {
-  if (g.webWidth < g.tileWidth) throw new RangeError(`web width ${g.webWidth} is narrower than the model's tile width ${g.tileWidth}`);
+  if (g.webWidth < g.tileWidth) throw new RangeError(`source width: web width ${g.webWidth} is narrower than the model's tile width ${g.tileWidth}`);
   if (g.overlap < 0 || g.overlap >= Math.min(g.tileWidth, g.tileHeight))
-    throw new RangeError(`overlap ${g.overlap} must be in [0, ${Math.min(g.tileWidth, g.tileHeight)})`);
+    throw new RangeError(`linescan.overlap: ${g.overlap} must be in [0, ${Math.min(g.tileWidth, g.tileHeight)})`);
 }
 
 /** Left edges of the tile columns: step tileWidth - overlap, the last one flush with the web's right edge. */

@@ -58,6 +58,16 @@ export class PipelineMetrics {
     help: 'Unix time of the last scored frame (stall detection)',
     registers: [this.registry],
   });
+  readonly sourceUp = new Gauge({
+    name: 'patchline_source_up',
+    help: '1 while the source (camera, folder) can be read; 0 while it is down and the service waits for it',
+    registers: [this.registry],
+  });
+  readonly sourceBacklog = new Gauge({
+    name: 'patchline_source_backlog',
+    help: 'Items waiting at the source and not yet read (files in a watched folder)',
+    registers: [this.registry],
+  });
   readonly sourceReconnects = new Counter({
     name: 'patchline_source_reconnects_total',
     help: 'Reconnection attempts of live sources',
@@ -108,7 +118,7 @@ export class PipelineMetrics {
   });
   readonly bankReloads = new Counter({
     name: 'patchline_bank_reloads_total',
-    help: 'Bank hot reloads, by result (ok, failed)',
+    help: 'Bank hot reloads, by result (ok, failed, coalesced: superseded by a newer request before it started)',
     labelNames: ['result'],
     registers: [this.registry],
   });

@@ -25,6 +25,8 @@ export interface PipelineDeps {
   slot: ModelSlot;
   metrics: PipelineMetrics;
   log: (s: string) => void;
+  /** The source's state for the service's health and status. */
+  hooks?: { onFrameIn?(): void; onSourceState?(up: boolean, detail: string): void; onBacklog?(waiting: number): void };
 }
 
 export interface Pipeline {
@@ -35,7 +37,7 @@ export interface Pipeline {
 }
 
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
-  const { config, slot, metrics, log } = deps;
+  const { config, slot, metrics, log, hooks = {} } = deps;
   const queue = new FrameQueue<Frame>(
     {
       capacity: config.pipeline.queueSize,
@@ -58,7 +60,17 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       metrics.sourceReconnects.inc();
       log(`source lost (${e.message}); reconnect attempt ${attempt} in ${delay} ms`);
     },
+    onState: (up, detail) => {
+      metrics.sourceUp.set(up ? 1 : 0);
+      log(up ? `source up: ${detail}` : `source down: ${detail}; waiting for it`);
+      hooks.onSourceState?.(up, detail);
+    },
+    onBacklog: (waiting) => {
+      metrics.sourceBacklog.set(waiting);
+      hooks.onBacklog?.(waiting);
+    },
   };
+  metrics.sourceUp.set(1);
   const source = createSource(config, queue.flow, events);
   // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
   const { width, height } = slot.current.model.manifest.input;

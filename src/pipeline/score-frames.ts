@@ -49,7 +49,8 @@ export interface ScoreOptions {
  */
 export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame> {
   const score = async (frames: Frame[]) => {
-    const { model, bankId } = slot.current;
+    const lease = slot.acquire();
+    const { model, bankId } = lease.active;
     const { width, height } = model.manifest.input;
     const threshold = model.threshold;
     const policy = model.manifest.input.resize;
@@ -95,6 +96,7 @@ export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: Pipeli
       metrics.stageSeconds.observe({ stage: 'postprocess' }, (performance.now() - t2) / 1000 / frames.length);
       return out;
     } finally {
+      lease.release();
       opts.onBatchDone();
     }
   };

@@ -3,10 +3,10 @@
 // drops the oldest only beyond the configured size. QoS 1 messages in flight when the
 // connection breaks are resent by mqtt.js after reconnecting (at-least-once). The retained
 // status topic says online/offline; the broker publishes "offline" as last will.
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { clip } from '../core/text.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import type { StatusPayload } from './payload-schema.js';
+import { MAX_COMMAND_BYTES, type StatusPayload } from './payload-schema.js';
 import type { Topics } from './payloads.js';
 import type { ResultSink, ScoredResult } from './result-sink.js';
 
@@ -15,7 +15,8 @@ export interface PublisherOptions {
   clientId: string;
   username?: string;
   password?: string;
-  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  /** PEM contents (read and checked before connecting). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
   qos: 0 | 1 | 2;
   protocolVersion: 4 | 5;
   offlineQueue: number;
@@ -37,6 +38,8 @@ export class MqttPublisher implements ResultSink {
   private inFlight = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** When the current online state began. */
+  private onlineSince = new Date().toISOString();
 
   constructor(
     private readonly opts: PublisherOptions,
@@ -44,17 +47,9 @@ export class MqttPublisher implements ResultSink {
     private status: Omit<StatusPayload, 'state' | 'since'>,
     private readonly metrics: PipelineMetrics,
     private readonly log: (s: string) => void,
-    /** JSON messages on the command topic. */
-    private readonly onCommand?: (command: Record<string, string>) => void,
+    /** Parsed JSON messages on the command topic, not yet validated. */
+    private readonly onCommand?: (command: unknown) => void,
   ) {
-    const file = (f: string | undefined, what: string) => {
-      if (!f) return undefined;
-      try {
-        return readFileSync(f);
-      } catch (e) {
-        throw new Error(`mqtt.tls.${what}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    };
     const options: IClientOptions = {
       clientId: opts.clientId,
       protocolVersion: opts.protocolVersion,
@@ -63,31 +58,32 @@ export class MqttPublisher implements ResultSink {
       clean: true,
       ...(opts.username ? { username: opts.username } : {}),
       ...(opts.password ? { password: opts.password } : {}),
-      ...(opts.tls
-        ? {
-            ca: file(opts.tls.ca, 'ca'),
-            cert: file(opts.tls.cert, 'cert'),
-            key: file(opts.tls.key, 'key'),
-            rejectUnauthorized: opts.tls.rejectUnauthorized,
-          }
-        : {}),
-      will: { topic: topics.status, payload: Buffer.from(JSON.stringify(this.statusPayload('offline'))), qos: 1, retain: true },
+      ...(opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, rejectUnauthorized: opts.tls.rejectUnauthorized } : {}),
+      will: this.will(),
     };
     this.client = mqtt.connect(opts.url, options);
     this.client.on('connect', () => {
+      this.onlineSince = new Date().toISOString();
       this.metrics.mqttConnected.set(1);
       this.log(`mqtt: connected to ${opts.url}`);
-      this.client.publish(topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
+      this.client.publish(topics.status, JSON.stringify(this.statusPayload('online', this.onlineSince)), { qos: 1, retain: true });
       if (this.onCommand) this.client.subscribe(topics.command, { qos: 1 });
       this.pump();
     });
     this.client.on('message', (topic, payload) => {
       if (topic !== topics.command || !this.onCommand) return;
-      try {
-        this.onCommand(JSON.parse(payload.toString()));
-      } catch {
-        this.log(`mqtt: ignored a command that is not JSON: ${payload.toString().slice(0, 80)}`);
+      if (payload.length > MAX_COMMAND_BYTES) {
+        this.log(`mqtt: ignored a ${payload.length}-byte command (at most ${MAX_COMMAND_BYTES} bytes)`);
+        return;
       }
+      let command: unknown;
+      try {
+        command = JSON.parse(payload.toString());
+      } catch {
+        this.log(`mqtt: ignored a command that is not JSON: ${clip(payload.toString(), 80)}`);
+        return;
+      }
+      this.onCommand(command);
     });
     this.client.on('close', () => this.metrics.mqttConnected.set(0));
     this.client.on('offline', () =>
@@ -96,15 +92,22 @@ export class MqttPublisher implements ResultSink {
     this.client.on('error', (e) => this.log(`mqtt: ${e.message}`));
   }
 
-  private statusPayload(state: StatusPayload['state']): StatusPayload {
-    return { state, since: new Date().toISOString(), ...this.status };
+  private statusPayload(state: StatusPayload['state'], since: string): StatusPayload {
+    return { state, since, ...this.status };
   }
 
-  /** Updates the retained online status (e.g. a reloaded bank). */
+  /** The broker publishes it at an unknown later time, so it carries no `since`. */
+  private will(): NonNullable<IClientOptions['will']> {
+    const payload: StatusPayload = { state: 'offline', ...this.status };
+    return { topic: this.topics.status, payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain: true };
+  }
+
+  /** Updates the retained online status (e.g. a reloaded bank) and the will of the next connection. */
   setStatus(update: Partial<Omit<StatusPayload, 'state' | 'since'>>): void {
     this.status = { ...this.status, ...update };
+    this.client.options.will = this.will();
     if (this.client.connected)
-      this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('online')), { qos: 1, retain: true });
+      this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('online', this.onlineSince)), { qos: 1, retain: true });
   }
 
   get connected(): boolean {
@@ -184,10 +187,15 @@ export class MqttPublisher implements ResultSink {
     if (!(await this.flush(this.opts.flushTimeoutMs))) this.log(`shutdown: ${this.queued} result(s) not acknowledged by the broker`);
     if (this.client.connected) {
       await new Promise<void>((r) =>
-        this.client.publish(this.topics.status, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true }, () => r()),
+        this.client.publish(
+          this.topics.status,
+          JSON.stringify(this.statusPayload('offline', new Date().toISOString())),
+          { qos: 1, retain: true },
+          () => r(),
+        ),
       );
     }
-    await this.client.endAsync();
+    await this.client.endAsync(!this.client.connected);
     this.metrics.mqttConnected.set(0);
   }
 }

@@ -50,7 +50,12 @@ export const resultSchema = z
 export const statusSchema = z
   .object({
     state: z.enum(['online', 'offline']),
-    since: z.iso.datetime(),
+    since: z.iso
+      .datetime()
+      .optional()
+      .describe(
+        "when this state began; absent in the last will, which the broker publishes when it loses the connection (keepalive x 1.5 later): that message's arrival is the time of death",
+      ),
     bank: z.string().optional(),
     backbone: z.string().optional(),
     version: z.string().optional(),
@@ -58,12 +63,35 @@ export const statusSchema = z
       .object({ width: z.number().int(), height: z.number().int(), format: z.string() })
       .optional()
       .describe('size and format of heat maps'),
+    source: z
+      .object({ up: z.boolean(), detail: z.string() })
+      .optional()
+      .describe('whether the camera or folder can be read; when down, the service keeps running and resumes when it returns'),
   })
   .strict();
 
+/** Messages on the command topic. */
+export const commandSchema = z.discriminatedUnion('command', [
+  z
+    .object({
+      command: z.literal('reload-bank'),
+      bank: z
+        .string()
+        .min(1)
+        .max(4096)
+        .optional()
+        .describe('bank file inside the configured bank folder (absolute, or relative to it); default: the configured bank'),
+    })
+    .strict(),
+]);
+
+/** Command payloads larger than this are ignored unread. */
+export const MAX_COMMAND_BYTES = 16 * 1024;
+
 export type ResultPayload = z.infer<typeof resultSchema>;
 export type StatusPayload = z.infer<typeof statusSchema>;
+export type Command = z.infer<typeof commandSchema>;
 
-export function payloadJsonSchemas(): { result: unknown; status: unknown } {
-  return { result: z.toJSONSchema(resultSchema), status: z.toJSONSchema(statusSchema) };
+export function payloadJsonSchemas(): { result: unknown; status: unknown; command: unknown } {
+  return { result: z.toJSONSchema(resultSchema), status: z.toJSONSchema(statusSchema), command: z.toJSONSchema(commandSchema) };
 }

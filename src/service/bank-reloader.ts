@@ -1,27 +1,28 @@
 // Bank hot reload: a new bank written over the configured file, or named by an MQTT command, is
-// loaded beside the running one and swapped in between two batches, so no frame is dropped and
-// each result names the bank that scored it. A bad bank is refused and the running one stays.
-import { basename } from 'node:path';
+// loaded beside the running one (in its own inference worker, so inference never waits for it)
+// and swapped in between two batches: no frame is dropped, each result names the bank that
+// scored it. A bank is checked completely before the swap; a bad one is refused and the running
+// one stays. Requests that arrive while one loads are coalesced: only the newest is loaded.
 import { unwatchFile, watchFile } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { clip } from '../core/text.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
-import { readBank, type Bank, type BankManifest } from '../patchcore/bank-file.js';
-import { bankBackbone, type PatchCore } from '../patchcore/patchcore.js';
-import type { ResolvedBackbone } from '../model/backbone.js';
-import type { ModelSlot } from '../pipeline/active-model.js';
+import { readBank, requireThreshold, type BankManifest, type StoredBank } from '../patchcore/bank-file.js';
+import type { ActiveModel, ModelSlot } from '../pipeline/active-model.js';
 
 /** `<bank file>@<checksum prefix>`: what results, status and metrics call a bank. */
-export function bankIdOf(path: string, sha: string): string {
-  return `${basename(path)}@${sha.slice(0, 12)}`;
+export function bankIdOf(path: string, checksum: string): string {
+  return `${basename(path)}@${checksum.slice(0, 12)}`;
 }
-
-/** Batches that started with the old model finish first: it is released this much later. */
-const RELEASE_DELAY_MS = 5000;
 
 export interface BankReloaderDeps {
   slot: ModelSlot;
-  /** Backbone override and models directory from the config. */
-  backbone: { backbone?: string; modelDir?: string };
-  load(bank: Bank, backbone: ResolvedBackbone): Promise<PatchCore>;
+  /** The configured bank file: commands may name it or files in its folder. */
+  configuredBank: string;
+  maxBankBytes: number;
+  /** Loads and warms a model for a checked bank (backbone resolved and verified there). */
+  createModel(bank: StoredBank, bankId: string): Promise<ActiveModel>;
   /** After a swap: model info metric, retained status. */
   onSwapped(manifest: BankManifest, bankId: string): void;
   metrics: PipelineMetrics;
@@ -29,8 +30,8 @@ export interface BankReloaderDeps {
 }
 
 export class BankReloader {
-  private chain: Promise<void> = Promise.resolve();
-  private readonly releaseTimers = new Set<NodeJS.Timeout>();
+  private pending?: { path: string; why: string };
+  private draining?: Promise<void>;
   private readonly watched: string[] = [];
   private stopped = false;
 
@@ -44,48 +45,91 @@ export class BankReloader {
     this.watched.push(path);
   }
 
-  /** Queues a reload; reloads run one at a time, in order. */
+  /** A bank named by a command: the configured file, or a file inside its folder. */
+  async reloadCommanded(requested: string | undefined, why: string): Promise<void> {
+    let path: string;
+    try {
+      path = await this.resolveCommanded(requested);
+    } catch (e) {
+      this.deps.metrics.bankReloads.inc({ result: 'failed' });
+      this.deps.log(`bank reload (${why}) refused, keeping ${this.deps.slot.current.bankId}: ${(e as Error).message}`);
+      return;
+    }
+    return this.reload(path, why);
+  }
+
+  private async resolveCommanded(requested: string | undefined): Promise<string> {
+    const configured = resolve(this.deps.configuredBank);
+    if (requested === undefined) return configured;
+    const folder = await realpath(dirname(configured));
+    let real: string;
+    try {
+      real = await realpath(resolve(folder, requested));
+    } catch (e) {
+      throw new Error(`${clip(requested)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const inside = relative(folder, real);
+    if (real !== (await realpath(configured).catch(() => configured)) && (inside === '' || inside.startsWith('..') || isAbsolute(inside))) {
+      throw new Error(`${clip(requested)} is outside the bank folder ${folder}; a command can only load banks from that folder`);
+    }
+    return real;
+  }
+
+  /** Queues a reload; while one loads, a newer request replaces any older waiting one. */
   reload(path: string, why: string): Promise<void> {
-    this.chain = this.chain.then(() => this.reloadNow(path, why));
-    return this.chain;
+    if (this.pending) {
+      this.deps.metrics.bankReloads.inc({ result: 'coalesced' });
+      this.deps.log(`bank reload (${this.pending.why}) of ${clip(this.pending.path)} superseded by a newer request`);
+    }
+    this.pending = { path, why };
+    this.draining ??= this.drain();
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending && !this.stopped) {
+      const { path, why } = this.pending;
+      this.pending = undefined;
+      await this.reloadNow(path, why);
+    }
+    this.draining = undefined;
   }
 
   private async reloadNow(path: string, why: string): Promise<void> {
-    if (this.stopped) return;
     const { slot, metrics, log } = this.deps;
+    let next: ActiveModel;
+    let manifest: BankManifest;
     try {
-      const bank = await readBank(path);
-      const m = bank.manifest;
-      const old = slot.current;
-      const oldInput = old.model.manifest.input;
-      if (m.input.width !== oldInput.width || m.input.height !== oldInput.height) {
+      const bank = await readBank(path, { maxBytes: this.deps.maxBankBytes });
+      manifest = bank.manifest;
+      requireThreshold(manifest, path);
+      const oldInput = slot.current.model.manifest.input;
+      if (manifest.input.width !== oldInput.width || manifest.input.height !== oldInput.height) {
         throw new Error(
-          `its input is ${m.input.width}x${m.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`,
+          `${path}: its input is ${manifest.input.width}x${manifest.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`,
         );
       }
-      const backbone = bankBackbone(m, this.deps.backbone);
-      const bankId = bankIdOf(path, m.dataSha256);
-      const model = await this.deps.load(bank, backbone);
-      slot.swap({ model, bankId });
-      this.deps.onSwapped(m, bankId);
-      metrics.bankReloads.inc({ result: 'ok' });
-      log(`bank reloaded (${why}): ${bankId}, threshold ${m.calibration.threshold.toFixed(3)}`);
-      const timer = setTimeout(() => {
-        this.releaseTimers.delete(timer);
-        old.model.release().catch((e: Error) => log(`releasing the previous bank: ${e.message}`));
-      }, RELEASE_DELAY_MS);
-      this.releaseTimers.add(timer);
+      next = await this.deps.createModel(bank, bankIdOf(path, bank.checksum));
     } catch (e) {
       metrics.bankReloads.inc({ result: 'failed' });
       log(`bank reload (${why}) refused, keeping ${slot.current.bankId}: ${(e as Error).message}`);
+      return;
     }
+    if (this.stopped) {
+      await next.dispose();
+      return;
+    }
+    slot.swap(next);
+    metrics.bankReloads.inc({ result: 'ok' });
+    log(`bank reloaded (${why}): ${next.bankId}, threshold ${manifest.calibration.threshold.toFixed(3)}`);
+    this.deps.onSwapped(manifest, next.bankId);
   }
 
-  /** No more reloads; pending releases are dropped (the runtime closes with the service). */
-  stop(): void {
+  /** No more reloads (one loading now is disposed when it finishes). */
+  stop(): Promise<void> {
     this.stopped = true;
+    this.pending = undefined;
     for (const path of this.watched.splice(0)) unwatchFile(path);
-    for (const t of this.releaseTimers) clearTimeout(t);
-    this.releaseTimers.clear();
+    return this.draining ?? Promise.resolve();
   }
 }

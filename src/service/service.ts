@@ -1,37 +1,42 @@
 // The running inspection service: model, broker connection, metrics endpoint and pipeline,
-// started from one validated config, stopped cleanly (drain, flush, offline status).
+// started from one validated config, stopped cleanly (drain, flush, offline status). A start
+// that fails part-way closes what it opened, so the process exits by itself.
 import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
 import type { ScoredFrame } from '../core/frame.js';
+import { clip } from '../core/text.js';
 import { PATCHLINE_VERSION } from '../core/version.js';
 import { startMetricsServer } from '../metrics/http-server.js';
 import { PipelineMetrics } from '../metrics/metrics.js';
-import type { ResolvedBackbone } from '../model/backbone.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
 import { providerEnvironment } from '../model/providers.js';
-import { readBank, type Bank, type BankManifest } from '../patchcore/bank-file.js';
+import { readBank, requireThreshold, type BankManifest, type StoredBank } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
-import { ModelSlot } from '../pipeline/active-model.js';
+import { ModelSlot, type ActiveModel } from '../pipeline/active-model.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
+import { commandSchema } from '../publish/payload-schema.js';
 import { resultPayload, topics } from '../publish/payloads.js';
 import { closeSinks, fanOut, type ResultSink } from '../publish/result-sink.js';
 import { SparkplugNode } from '../publish/sparkplug.js';
 import { BankReloader, bankIdOf } from './bank-reloader.js';
+import { Health } from './health.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
+import { checkSource, readTlsFiles, StartupError } from './preflight.js';
 import { resultSinks } from './result-sinks.js';
 import { RunStats } from './run-stats.js';
 
 export class InspectionService {
   readonly metrics = new PipelineMetrics();
   readonly stats = new RunStats();
+  readonly health: Health;
   mqttUrl?: string;
   metricsUrl?: string;
-  private runtime?: InferenceRuntime;
   private slot?: ModelSlot;
   private broker?: LocalBroker;
   private http?: Awaited<ReturnType<typeof startMetricsServer>>;
   private publisher?: MqttPublisher;
+  private sparkplug?: SparkplugNode;
   private sinks: ResultSink[] = [];
   private reloader?: BankReloader;
   private pipeline?: Pipeline;
@@ -40,14 +45,14 @@ export class InspectionService {
   private finished?: Promise<void>;
   private running = false;
   private failure?: Error;
-  /** Session names of successive models stay apart in the shared runtime. */
-  private modelCounter = 0;
 
   constructor(
     readonly config: Config,
     private readonly log: (s: string) => void,
     private readonly onResult?: (f: ScoredFrame) => void,
-  ) {}
+  ) {
+    this.health = new Health(config.pipeline.stallTimeoutMs, () => this.queueDepth);
+  }
 
   get web() {
     return this.pipeline?.web;
@@ -61,14 +66,36 @@ export class InspectionService {
     return this.publisher?.connected ?? false;
   }
 
+  /** Models loaded now: the active one and replaced ones still finishing a batch. */
+  get liveModels(): number {
+    return this.slot?.live ?? 0;
+  }
+
   async start(): Promise<void> {
+    try {
+      await this.open();
+    } catch (e) {
+      await this.release();
+      throw e;
+    }
+  }
+
+  private async open(): Promise<void> {
     const c = this.config;
-    if (!c.model.bank) throw new Error("model.bank: no bank configured; fit one with 'patchline fit' and set model.bank");
-    const bank = await readBank(c.model.bank);
-    const backbone = bankBackbone(bank.manifest, { backbone: c.model.backbone, modelDir: c.model.modelDir });
+    if (!c.model.bank) throw new StartupError("model.bank: no bank configured; fit one with 'patchline fit' and set model.bank");
+    const bank = await readBank(c.model.bank, { maxBytes: c.model.maxBankMb * 2 ** 20 }).catch((e: Error) => {
+      throw new StartupError(`model.bank: ${e.message}`);
+    });
     const m = bank.manifest;
-    const bankId = bankIdOf(c.model.bank, m.dataSha256);
-    this.setModelInfo(bank.manifest, bankId);
+    try {
+      requireThreshold(m, c.model.bank);
+    } catch (e) {
+      throw new StartupError(`model.bank: ${(e as Error).message}`);
+    }
+    checkSource(c, m);
+    const tls = readTlsFiles(c.mqtt.tls);
+    const bankId = bankIdOf(c.model.bank, bank.checksum);
+    this.setModelInfo(m, bankId);
     if (c.metrics.enabled) {
       this.http = await startMetricsServer(
         this.metrics,
@@ -79,18 +106,14 @@ export class InspectionService {
       this.metricsUrl = this.http.url;
     }
     Object.assign(process.env, providerEnvironment(c.model.executionProviders, c.model.tensorrt));
-    this.runtime = new InferenceRuntime({
-      ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}),
-      executionProviders: c.model.executionProviders,
-    });
-    const model = await this.loadModel(bank, backbone);
-    for (const f of model.embedder.fallbacks)
+    const first = await this.createModel(bank, bankId);
+    for (const f of first.model.embedder.fallbacks)
       this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
     this.metrics.executionProvider.set(
-      { requested: c.model.executionProviders.join(','), active: model.embedder.providers[0] ?? 'cpu' },
+      { requested: c.model.executionProviders.join(','), active: first.model.embedder.providers[0] ?? 'cpu' },
       1,
     );
-    this.slot = new ModelSlot({ model, bankId });
+    this.slot = new ModelSlot(first, (e) => this.log(`releasing a previous bank: ${e.message}`));
     let url = c.mqtt.url;
     if (!url) {
       this.broker = await startLocalBroker();
@@ -105,7 +128,7 @@ export class InspectionService {
         clientId,
         username: c.mqtt.username,
         password: c.mqtt.password,
-        tls: c.mqtt.tls,
+        tls,
         qos: c.mqtt.qos,
         protocolVersion: c.mqtt.protocolVersion ?? (this.broker ? 4 : 5),
         offlineQueue: c.mqtt.offlineQueue,
@@ -117,42 +140,62 @@ export class InspectionService {
         backbone: m.backbone.name,
         version: PATCHLINE_VERSION,
         heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format },
+        source: this.health.source,
       },
       this.metrics,
       this.log,
       (command) => this.onCommand(command),
     );
-    const sparkplug = c.mqtt.sparkplug.enabled
-      ? new SparkplugNode(
-          {
-            url,
-            clientId: `${clientId}-spb`,
-            groupId: c.mqtt.sparkplug.groupId,
-            edgeNodeId: c.mqtt.sparkplug.edgeNodeId ?? c.line,
-            deviceId: c.mqtt.sparkplug.deviceId ?? c.camera,
-            username: c.mqtt.username,
-            password: c.mqtt.password,
-            version: PATCHLINE_VERSION,
-            framesPerSecond: () => this.stats.framesPerSecond(),
-          },
-          this.log,
-          this.metrics,
-        )
-      : undefined;
+    if (c.mqtt.sparkplug.enabled) {
+      this.sparkplug = new SparkplugNode(
+        {
+          url,
+          clientId: `${clientId}-spb`,
+          groupId: c.mqtt.sparkplug.groupId,
+          edgeNodeId: c.mqtt.sparkplug.edgeNodeId ?? c.line,
+          deviceId: c.mqtt.sparkplug.deviceId ?? c.camera,
+          username: c.mqtt.username,
+          password: c.mqtt.password,
+          version: PATCHLINE_VERSION,
+          framesPerSecond: () => this.stats.framesPerSecond(),
+        },
+        this.log,
+        this.metrics,
+      );
+    }
     this.sinks = resultSinks({
       config: c,
       metrics: this.metrics,
       publisher: this.publisher,
       stats: this.stats,
-      sparkplug,
+      sparkplug: this.sparkplug,
       onResult: this.onResult,
       log: this.log,
     });
-    this.pipeline = buildPipeline({ config: c, slot: this.slot, metrics: this.metrics, log: this.log }, this.stop$);
+    this.pipeline = buildPipeline(
+      {
+        config: c,
+        slot: this.slot,
+        metrics: this.metrics,
+        log: this.log,
+        hooks: {
+          onFrameIn: () => this.health.frameIn(),
+          onSourceState: (up, detail) => {
+            this.health.source = { up, detail };
+            this.publisher?.setStatus({ source: this.health.source });
+          },
+          onBacklog: (n) => {
+            this.health.backlog = n;
+          },
+        },
+      },
+      this.stop$,
+    );
     this.reloader = new BankReloader({
       slot: this.slot,
-      backbone: { backbone: c.model.backbone, modelDir: c.model.modelDir },
-      load: (b, bb) => this.loadModel(b, bb),
+      configuredBank: c.model.bank,
+      maxBankBytes: c.model.maxBankMb * 2 ** 20,
+      createModel: (b, id) => this.createModel(b, id),
       onSwapped: (manifest, id) => {
         this.setModelInfo(manifest, id);
         this.publisher?.setStatus({ bank: id });
@@ -163,8 +206,7 @@ export class InspectionService {
     this.reloader.watch(c.model.bank);
     this.running = true;
     this.metrics.up.set(1);
-    const line = c.line;
-    const camera = c.camera;
+    const { line, camera } = c;
     this.finished = new Promise<void>((resolve) => {
       this.subscription = this.pipeline!.scored.pipe(
         fanOut(this.sinks, {
@@ -172,6 +214,7 @@ export class InspectionService {
           onPayload: (ms) => this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000),
         }),
       ).subscribe({
+        next: () => this.health.result(),
         error: (e: Error) => {
           this.failure = e;
           this.running = false;
@@ -188,15 +231,27 @@ export class InspectionService {
     });
   }
 
-  private async loadModel(bank: Bank, backbone: ResolvedBackbone): Promise<PatchCore> {
+  /**
+   * A warmed-up model for a bank in an inference worker of its own: a reload loads beside the
+   * running model without making its batches wait, and disposing it frees all it held.
+   */
+  private async createModel(bank: StoredBank, bankId: string): Promise<ActiveModel> {
+    const c = this.config;
     const m = bank.manifest;
-    const model = await PatchCore.load(this.runtime!, bank, backbone, {
-      prefix: `model${this.modelCounter++}`,
-      fused: this.config.model.fused,
+    const backbone = bankBackbone(m, { backbone: c.model.backbone, modelDir: c.model.modelDir });
+    const runtime = new InferenceRuntime({
+      ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}),
+      executionProviders: c.model.executionProviders,
     });
-    // Warm-up: the first real frame should not pay for lazy initialisation.
-    await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
-    return model;
+    try {
+      const model = await PatchCore.load(runtime, bank, backbone, { prefix: 'model', fused: c.model.fused });
+      // Warm-up: the first real frame should not pay for lazy initialisation.
+      await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
+      return { model, bankId, dispose: () => runtime.close() };
+    } catch (e) {
+      await runtime.close();
+      throw e;
+    }
   }
 
   private setModelInfo(m: BankManifest, bankId: string): void {
@@ -213,9 +268,16 @@ export class InspectionService {
     );
   }
 
-  private onCommand(command: { command?: string; bank?: string }): void {
-    if (command.command === 'reload-bank') void this.reloadBank(command.bank ?? this.config.model.bank!, 'MQTT command');
-    else this.log(`mqtt: unknown command ${JSON.stringify(command)} (known: {"command":"reload-bank","bank":"<optional path>"})`);
+  private onCommand(raw: unknown): void {
+    const parsed = commandSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.log(
+        `mqtt: ignored command ${clip(JSON.stringify(raw) ?? String(raw))}: ${issue?.path.join('.') || 'command'}: ${issue?.message ?? 'invalid'} (known: {"command":"reload-bank","bank":"<optional file in the bank folder>"})`,
+      );
+      return;
+    }
+    if (parsed.data.command === 'reload-bank') void this.reloader?.reloadCommanded(parsed.data.bank, 'MQTT command');
   }
 
   /** Loads a bank beside the running one and swaps it in between two batches (see BankReloader). */
@@ -224,15 +286,11 @@ export class InspectionService {
   }
 
   alive(): { ok: boolean; detail: string } {
-    return this.failure
-      ? { ok: false, detail: `pipeline failed: ${this.failure.message}` }
-      : { ok: true, detail: this.running ? 'running' : 'stopped' };
+    return this.health.alive(this.running, this.failure);
   }
 
   ready(): { ok: boolean; detail: string } {
-    if (!this.running) return { ok: false, detail: this.failure ? `failed: ${this.failure.message}` : 'not running' };
-    if (!this.publisher?.connected) return { ok: false, detail: 'MQTT broker not connected' };
-    return { ok: true, detail: 'model loaded, source running, broker connected' };
+    return this.health.ready(this.running, this.failure, this.mqttConnected);
   }
 
   /** Resolves when the source ended and every frame was handled (or the pipeline failed). */
@@ -249,18 +307,26 @@ export class InspectionService {
    * (MQTT: queued results, then the offline status) and releases everything.
    */
   async stop(): Promise<void> {
-    this.reloader?.stop();
     this.stop$.next();
-    const drained = await Promise.race([
-      this.done().then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs)),
-    ]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.config.pipeline.drainTimeoutMs)));
+    const drained = await Promise.race([this.done().then(() => true), timeout]);
+    clearTimeout(timer);
     if (!drained) this.log(`shutdown: frames still in flight after ${this.config.pipeline.drainTimeoutMs} ms were abandoned`);
     this.subscription?.unsubscribe();
-    await closeSinks(this.sinks, this.log);
-    await this.runtime?.close();
+    await this.release();
+  }
+
+  /** Closes whatever is open, in order; also after a start that failed part-way. */
+  private async release(): Promise<void> {
+    await this.reloader?.stop();
+    const sinks =
+      this.sinks.length > 0 ? this.sinks : [this.publisher, this.sparkplug].filter((s): s is NonNullable<typeof s> => s !== undefined);
+    await closeSinks(sinks, this.log);
+    await this.slot?.close();
     await this.http?.close();
     await this.broker?.close();
+    this.running = false;
     this.metrics.up.set(0);
   }
 }

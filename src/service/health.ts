@@ -13,15 +13,18 @@ export class Health {
   source = { up: true, detail: 'running' };
   /** Items waiting at the source (files in a watched folder). */
   backlog = 0;
-  private lastFrameIn = Date.now();
-  private lastResult = Date.now();
+  private lastFrameIn: number;
+  private lastResult: number;
 
   constructor(
     private readonly stallTimeoutMs: number,
     /** Frames waiting for inference. */
     private readonly queueDepth: () => number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lastFrameIn = now();
+    this.lastResult = now();
+  }
 
   frameIn(): void {
     this.lastFrameIn = this.now();

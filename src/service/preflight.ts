@@ -44,6 +44,21 @@ export function readTlsFiles(tls: Config['mqtt']['tls']): TlsFiles | undefined {
   };
 }
 
+const MQTT_SCHEMES = ['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ssl:', 'ws:', 'wss:'];
+
+/** A broker URL mqtt.js can connect to. */
+export function checkBrokerUrl(url: string | undefined): void {
+  if (url === undefined) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StartupError(`mqtt.url: '${url}' is not a URL (e.g. mqtt://broker:1883)`);
+  }
+  if (!MQTT_SCHEMES.includes(parsed.protocol))
+    throw new StartupError(`mqtt.url: '${url}' has scheme ${parsed.protocol}; use one of ${MQTT_SCHEMES.join(' ')}`);
+}
+
 /** The source and line-scan geometry against the bank's input size. */
 export function checkSource(config: Config, manifest: BankManifest): void {
   const s = config.source;

@@ -22,7 +22,7 @@ import { SparkplugNode } from '../publish/sparkplug.js';
 import { BankReloader, bankIdOf } from './bank-reloader.js';
 import { Health } from './health.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
-import { checkSource, readTlsFiles, StartupError } from './preflight.js';
+import { checkBrokerUrl, checkSource, readTlsFiles, StartupError } from './preflight.js';
 import { resultSinks } from './result-sinks.js';
 import { RunStats } from './run-stats.js';
 
@@ -93,6 +93,7 @@ export class InspectionService {
       throw new StartupError(`model.bank: ${(e as Error).message}`);
     }
     checkSource(c, m);
+    checkBrokerUrl(c.mqtt.url);
     const tls = readTlsFiles(c.mqtt.tls);
     const bankId = bankIdOf(c.model.bank, bank.checksum);
     this.setModelInfo(m, bankId);

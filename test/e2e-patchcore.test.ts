@@ -72,10 +72,18 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
           bank.manifest.input.normalization,
         );
         const a = await staged.predict({ data: batch.data.slice(), dims: batch.dims });
-        const b = await model.predict(batch);
+        const b = await model.predict({ data: batch.data.slice(), dims: batch.dims });
         assertClose(b.patchScores, a.patchScores, { rtol: 1e-5 }, 'fused vs staged patch scores');
         assertClose(b.imageScores, a.imageScores, { rtol: 1e-5 }, 'fused vs staged image scores');
         for (let i = 0; i < 4; i++) assertClose(b.map(i), a.map(i), { rtol: 1e-5 }, `fused vs staged map ${i}`);
+        // Staged sessions with the maps computed in the graph (what the service runs).
+        const graphMaps = await PatchCore.load(runtime, bank, backbone, { prefix: 'graph-maps', maps: 'graph' });
+        assert.equal(graphMaps.sessions.length, 4);
+        const c = await graphMaps.predict({ data: batch.data.slice(), dims: batch.dims });
+        assertClose(c.patchScores, a.patchScores, { rtol: 0 }, 'graph-map vs staged patch scores');
+        assertClose(c.imageScores, a.imageScores, { rtol: 0 }, 'graph-map vs staged image scores');
+        for (let i = 0; i < 4; i++) assertClose(c.map(i), a.map(i), { rtol: 1e-5 }, `graph maps vs reference-arithmetic map ${i}`);
+        await graphMaps.release();
         await staged.release();
       }
       assert.deepEqual(

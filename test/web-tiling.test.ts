@@ -104,4 +104,33 @@ describe('line-scan tiling', () => {
       /starts at line 10, expected 0/,
     );
   });
+
+  test('an endless streak along the web is reported in bounded segments, each marked continues, with bounded memory', () => {
+    // A streak at x 40-47 on every line: without a limit it would never be final.
+    const merger = new WebMapMerger(g, 7, 4, { mmPerLine: 0, mmPerPixel: 0, maxRegionLines: 300 });
+    const tiler = new WebTiler(g);
+    const web = new SyntheticWeb({ width: g.webWidth, seed: 3, defectEvery: 0 });
+    const regions = [];
+    let maxRows = 0;
+    for (const c of chunks(web, 4000, 64)) {
+      for (const t of tiler.push(c)) {
+        const map = new Float32Array(g.tileWidth * g.tileHeight);
+        for (let y = 0; y < g.tileHeight; y++)
+          for (let x = 0; x < g.tileWidth; x++) if (t.x + x >= 40 && t.x + x < 48) map[y * g.tileWidth + x] = 10;
+        regions.push(...merger.add(t, map));
+        maxRows = Math.max(maxRows, (merger as unknown as { rows: Map<number, unknown> }).rows.size);
+      }
+    }
+    regions.push(...merger.flush());
+    assert.ok(regions.length >= 10, `${regions.length} segments`);
+    for (const r of regions.slice(0, -1)) {
+      assert.equal(r.continues, true);
+      assert.equal(r.box.x, 40);
+      assert.ok(r.box.height <= 300 + 2 * g.tileHeight, `segment of ${r.box.height} lines`);
+    }
+    assert.equal(regions.at(-1)!.continues, undefined, 'the last segment ends with the web');
+    // Segments tile the streak: each starts where the previous ended.
+    for (let i = 1; i < regions.length; i++) assert.equal(regions[i]!.box.y, regions[i - 1]!.box.y + regions[i - 1]!.box.height);
+    assert.ok(maxRows < 300 + 3 * g.tileHeight, `${maxRows} web rows held at once`);
+  });
 });

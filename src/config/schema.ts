@@ -99,6 +99,14 @@ export const configSchema = z
           .describe('pixels two neighbouring tiles share, along and across the web (at least one feature cell)'),
         mmPerLine: z.number().min(0).default(0).describe('web advance per line in mm (0 = report lines only)'),
         mmPerPixel: z.number().min(0).default(0).describe('pixel size across the web in mm (0 = pixels only)'),
+        maxRegionLines: z
+          .number()
+          .int()
+          .min(16)
+          .default(1024)
+          .describe(
+            'a defect still growing after this many lines (a streak along the web) is reported in segments of this length, each marked `continues`, so an endless defect never holds results back',
+          ),
       })
       .strict()
       .prefault({}),

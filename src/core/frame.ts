@@ -45,6 +45,8 @@ export interface DefectRegion {
   peak: { x: number; y: number; score: number };
   /** Line-scan: position of the box's top along the web in mm (when a scale is configured). */
   mm?: { along: number; across: number };
+  /** Line-scan: the defect goes on below this box (a long streak reported in segments). */
+  continues?: boolean;
 }
 
 export interface ScoredFrame extends Frame {

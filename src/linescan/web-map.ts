@@ -17,6 +17,8 @@ interface Row {
 export interface WebScale {
   mmPerLine: number;
   mmPerPixel: number;
+  /** A region still open after this many lines is reported as a segment (default: no limit). */
+  maxRegionLines?: number;
 }
 
 export class WebMapMerger {
@@ -110,19 +112,34 @@ export class WebMapMerger {
     const out: DefectRegion[] = [];
     let deferFrom = this.finalEnd;
     const threshold = typeof this.threshold === 'function' ? this.threshold() : this.threshold;
-    for (const reg of findRegions(map, width, height, threshold, this.minArea, used)) {
-      if (reg.touchesBottom && !atEnd) {
+    const limit = this.scale.maxRegionLines ?? Infinity;
+    const { regions, labels, count } = findRegions(map, width, height, threshold, this.minArea, used);
+    const reported = new Uint8Array(count);
+    for (const reg of regions) {
+      const open = reg.touchesBottom && !atEnd;
+      if (open && this.finalEnd - (from + reg.box.y) < limit) {
         deferFrom = Math.min(deferFrom, from + reg.box.y);
         continue;
       }
       if (reg.area < this.minArea) continue;
-      for (const p of reg.pixels) this.rows.get(from + Math.floor(p / width))!.used[p % width] = 1;
+      reported[reg.label] = 1;
       const box = { ...reg.box, y: from + reg.box.y };
       const withScale =
         this.scale.mmPerLine > 0 || this.scale.mmPerPixel > 0
           ? { mm: { along: box.y * this.scale.mmPerLine, across: box.x * this.scale.mmPerPixel } }
           : {};
-      out.push({ ...publicRegion(reg), box, peak: { ...reg.peak, y: from + reg.peak.y }, ...withScale });
+      out.push({
+        ...publicRegion(reg),
+        box,
+        peak: { ...reg.peak, y: from + reg.peak.y },
+        ...withScale,
+        ...(open ? { continues: true } : {}),
+      });
+    }
+    // Pixels of reported regions are not reported again by a later, overlapping search.
+    for (let y = 0, i = 0; y < height; y++) {
+      const row = this.rows.get(from + y);
+      for (let x = 0; x < width; x++, i++) if (row && reported[labels[i]!]) row.used[x] = 1;
     }
     this.searchFrom = deferFrom;
     for (const line of [...this.rows.keys()]) if (line < this.searchFrom) this.rows.delete(line);

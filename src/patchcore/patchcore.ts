@@ -54,6 +54,13 @@ export interface PatchCoreOptions {
    * three chained sessions, so an accelerator runs it without handing tensors back.
    */
   fused?: boolean;
+  /**
+   * Where anomaly maps come from: 'reference' computes each map on demand in JS, bit for bit as
+   * the reference (evaluation, parity); 'graph' computes every map in the inference worker as
+   * two small matrix products (map-graph.ts, within float32 rounding of the reference), so the
+   * caller's thread does no per-pixel work. Fused models always use the graph.
+   */
+  maps?: 'reference' | 'graph';
 }
 
 /** Backbone, head, scorer and map graphs merged into one model (see PatchCoreOptions.fused). */
@@ -81,6 +88,8 @@ export class PatchCore {
     readonly sessions: string[],
     readonly manifest: BankManifest,
     readonly fused: boolean,
+    /** Maps come out of the graph (fused, or maps: 'graph'). */
+    readonly mapsInGraph: boolean,
   ) {}
 
   static async load(
@@ -89,7 +98,7 @@ export class PatchCore {
     backbone: ResolvedBackbone,
     opts: PatchCoreOptions | string = {},
   ): Promise<PatchCore> {
-    const { prefix = 'model', fused = false } = typeof opts === 'string' ? { prefix: opts } : opts;
+    const { prefix = 'model', fused = false, maps = 'reference' } = typeof opts === 'string' ? { prefix: opts } : opts;
     const m = bank.manifest;
     const embedder = await Embedder.forBank(runtime, backbone, m, prefix);
     if (fused) {
@@ -98,11 +107,17 @@ export class PatchCore {
       // The separate backbone and head sessions were only needed to build the graph.
       await runtime.release(embedder.backboneSession);
       await runtime.release(embedder.headSession);
-      return new PatchCore(runtime, embedder, [session], m, true);
+      return new PatchCore(runtime, embedder, [session], m, true, true);
     }
     const scorerSession = `${prefix}/scorer`;
     await loadScorer(runtime, scorerSession, bank.rows, m.head.targetDim, m.scorer.k);
-    return new PatchCore(runtime, embedder, [embedder.backboneSession, embedder.headSession, scorerSession], m, false);
+    const chain = [embedder.backboneSession, embedder.headSession, scorerSession];
+    if (maps === 'graph') {
+      const mapSession = `${prefix}/map`;
+      await runtime.load(mapSession, encodeModel(buildMapGraph(embedder.grid, m.input, m.scorer.mapSigma)));
+      chain.push(mapSession);
+    }
+    return new PatchCore(runtime, embedder, chain, m, false, maps === 'graph');
   }
 
   async release(): Promise<void> {
@@ -119,10 +134,12 @@ export class PatchCore {
     const feeds = { [this.embedder.inputName]: floatTensor(batch.data, batch.dims) };
     const { height: gh, width: gw } = this.embedder.grid;
     const per = gh * gw;
-    if (this.fused) {
-      const out = await this.runtime.run(this.sessions, feeds, {
-        outputs: [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps],
-      });
+    if (this.mapsInGraph) {
+      const out = await this.runtime.run(
+        this.sessions,
+        feeds,
+        this.fused ? { outputs: [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps] } : { keep: [SCORER_OUTPUTS.scores] },
+      );
       const maps = asFloat(out[MAP_OUTPUTS.maps], MAP_OUTPUTS.maps).data;
       return {
         imageScores: asFloat(out[MAP_OUTPUTS.imageScores], MAP_OUTPUTS.imageScores).data,

@@ -71,7 +71,7 @@ export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: Pipeli
         // so no pixel can reach the threshold when the image score does not (slack: rounding).
         const regions =
           opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6)
-            ? findRegions(map(), width, height, threshold, opts.minRegionArea).map((r) => toFrameRegion(publicRegion(r), to))
+            ? findRegions(map(), width, height, threshold, opts.minRegionArea).regions.map((r) => toFrameRegion(publicRegion(r), to))
             : [];
         return {
           ...f,

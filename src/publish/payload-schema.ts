@@ -13,6 +13,10 @@ const region = z
       .object({ along: z.number(), across: z.number() })
       .optional()
       .describe('line-scan with a scale: box top-left in mm along and across the web'),
+    continues: z
+      .boolean()
+      .optional()
+      .describe('line-scan: the defect goes on beyond this box (longer than linescan.maxRegionLines): the next segment follows in a later result'),
   })
   .strict();
 

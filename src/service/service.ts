@@ -245,7 +245,7 @@ export class InspectionService {
       executionProviders: c.model.executionProviders,
     });
     try {
-      const model = await PatchCore.load(runtime, bank, backbone, { prefix: 'model', fused: c.model.fused });
+      const model = await PatchCore.load(runtime, bank, backbone, { prefix: 'model', fused: c.model.fused, maps: 'graph' });
       // Warm-up: the first real frame should not pay for lazy initialisation.
       await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
       return { model, bankId, dispose: () => runtime.close() };

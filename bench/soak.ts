@@ -75,7 +75,8 @@ const live = join(banks, 'live.bank');
 copyFileSync(bankA, live);
 copyFileSync(bankB, join(banks, 'other.bank'));
 
-const broker = await Mosquitto.start();
+// Persistent: the subscriber's session and its queued results survive the injected outages.
+const broker = await Mosquitto.start(true);
 const metricsPort = await freePort();
 const inbox = join(work, 'incoming');
 const sourceYaml =
@@ -93,7 +94,7 @@ writeFileSync(
 const seen = new Map<number, number>();
 let outOfOrder = 0;
 let lastFirst = -1;
-const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 200, clean: false, clientId: 'patchline-soak-subscriber' });
+const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 50, clean: false, clientId: 'patchline-soak-subscriber' });
 await sub.subscribeAsync('patchline/+/+/result', { qos: 1 });
 sub.on('message', (_topic, payload) => {
   const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
@@ -230,14 +231,30 @@ await sub.endAsync();
 await broker.stop();
 
 // Verdict.
-const framesOut = metric(final, 'patchline_frames_out_total');
 const dropped = (reason: string) => metric(final, 'patchline_frames_dropped_total', `{reason="${reason}"}`);
 const maxSeq = Math.max(-1, ...seen.keys());
 let missing = 0;
-for (let s = 0; s <= maxSeq; s++) if (!seen.has(s)) missing++;
+const gaps: string[] = [];
+for (let s = 0; s <= maxSeq; s++) {
+  if (seen.has(s)) continue;
+  let e = s;
+  while (e + 1 <= maxSeq && !seen.has(e + 1)) e++;
+  missing += e - s + 1;
+  gaps.push(s === e ? String(s) : `${s}-${e}`);
+  s = e;
+}
 const duplicates = [...seen.values()].reduce((a, n) => a + n - 1, 0);
 const queueDrops = dropped('queue_full');
-const lost = Math.max(0, missing - queueDrops);
+// What patchline lost: results it scored (results file, every one, in order) that the broker
+// never acknowledged. Missing at the subscriber is reported too: it also depends on the broker.
+const resultsFile = readFileSync(join(work, 'results.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => (JSON.parse(l) as { seq: number }).seq);
+const fileGaps = resultsFile.filter((s, i) => i > 0 && s !== resultsFile[i - 1]! + 1).length;
+const acked = Number(/results acknowledged by the broker: (\d+)/.exec(childLog)?.[1] ?? NaN);
+const lost = Math.max(0, resultsFile.length - acked);
 const steady = samples.filter((s) => s.t >= Math.min(2, minutes / 3) && Number.isFinite(s.rssMb));
 const slope = (() => {
   if (steady.length < 3) return NaN;
@@ -251,7 +268,8 @@ const lags = samples.map((s) => s.lagP99).filter((x) => x > 0);
 const wallMin = (Date.now() - t0) / 60_000;
 const reasons: string[] = [];
 if (code !== 0) reasons.push(`patchline run exited with ${code}`);
-if (lost > 0) reasons.push(`${lost} result(s) lost`);
+if (!(lost === 0)) reasons.push(`${Number.isNaN(lost) ? 'unknown number of' : lost} result(s) lost`);
+if (fileGaps > queueDrops) reasons.push(`${fileGaps} gap(s) in the results file beyond the ${queueDrops} queue drop(s)`);
 if (outOfOrder > 0) reasons.push(`${outOfOrder} result(s) out of order`);
 if (!(slope < 1)) reasons.push(`RSS grows ${slope.toFixed(2)} MB/min`);
 if (metric(final, 'patchline_mqtt_dropped_total') > 0) reasons.push('results dropped by the offline queue');
@@ -260,10 +278,12 @@ const rows: [string, string][] = [
   ['machine', `${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`],
   ['source', `${source}${args['all-anomalous'] ? ' (every tile anomalous)' : ''}`],
   ['duration', `${wallMin.toFixed(1)} min`],
-  ['results published (service)', String(framesOut)],
   ['results received (subscriber)', `${seen.size} distinct seq, highest ${maxSeq}`],
-  ['throughput', `${(framesOut / (wallMin * 60)).toFixed(1)} frames/s`],
-  ['lost', String(lost)],
+  ['throughput', `${(resultsFile.length / (wallMin * 60)).toFixed(1)} frames/s`],
+  ['results scored (results file) / acknowledged by the broker', `${resultsFile.length} / ${acked}`],
+  ['lost by patchline (scored, never acknowledged)', String(lost)],
+  ['gaps in the results file (queue drops leave gaps)', String(fileGaps)],
+  ['missing at the subscriber', missing > 0 ? `${missing} (seq ${gaps.slice(0, 5).join(', ')}${gaps.length > 5 ? ', …' : ''})` : '0'],
   ['duplicated (QoS 1 redelivery after an outage)', String(duplicates)],
   ['out of order (first deliveries)', String(outOfOrder)],
   ['dropped: queue_full / bad_frame', `${queueDrops} / ${dropped('bad_frame')}`],

@@ -1,5 +1,6 @@
 // Heat-map overlays for people: the image with the anomaly map in JET colours (green-yellow at
-// the threshold, red above) and, when known, the ground truth outlined in white.
+// the threshold, red above) and, when known, the ground truth outlined in white. The pixel work
+// runs in OpenCV's asynchronous calls (libuv's thread pool), not on the event loop.
 import type { Image8 } from '../core/image.js';
 import { loadOpenCV } from '../preprocess/opencv.js';
 
@@ -9,15 +10,17 @@ type Mat = InstanceType<Awaited<ReturnType<typeof loadOpenCV>>['Mat']>;
 export async function overlay(image: Image8, map: Float32Array, threshold: number, mask?: Uint8Array): Promise<Mat> {
   const cv = await loadOpenCV();
   const { width, height } = image;
-  const bgr = new cv.Mat(Buffer.from(image.data), height, width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR);
-  let max = 1e-9;
-  for (const v of map) if (v > max) max = v;
-  const scale = threshold > 0 ? 127.5 / threshold : 255 / max;
-  const heat = cv.applyColorMap(
-    new cv.Mat(Buffer.from(Uint8Array.from(map, (v) => Math.max(0, Math.min(255, Math.round(v * scale))))), height, width, cv.CV_8UC1),
-    cv.COLORMAP_JET,
-  );
-  const blended = bgr.addWeighted(0.55, heat, 0.45, 0);
+  const bgr = await new cv.Mat(
+    Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    height,
+    width,
+    cv.CV_8UC3,
+  ).cvtColorAsync(cv.COLOR_RGB2BGR);
+  const scores = new cv.Mat(Buffer.from(map.buffer, map.byteOffset, map.byteLength), height, width, cv.CV_32FC1);
+  const scale = threshold > 0 ? 127.5 / threshold : 255 / Math.max(1e-9, scores.minMaxLoc().maxVal);
+  // convertTo saturates to 0..255 and rounds: the threshold lands at 127.5.
+  const heat = await cv.applyColorMapAsync(await scores.convertToAsync(cv.CV_8UC1, scale), cv.COLORMAP_JET);
+  const blended = await bgr.addWeightedAsync(0.55, heat, 0.45, 0);
   if (mask?.some((v) => v)) {
     const m = new cv.Mat(Buffer.from(Uint8Array.from(mask, (v) => v * 255)), height, width, cv.CV_8UC1);
     blended.drawContours(
@@ -32,5 +35,5 @@ export async function overlay(image: Image8, map: Float32Array, threshold: numbe
 
 export async function overlayJpeg(image: Image8, map: Float32Array, threshold: number, quality: number): Promise<Buffer> {
   const cv = await loadOpenCV();
-  return cv.imencode('.jpg', await overlay(image, map, threshold), [cv.IMWRITE_JPEG_QUALITY, quality]);
+  return cv.imencodeAsync('.jpg', await overlay(image, map, threshold), [cv.IMWRITE_JPEG_QUALITY, quality]);
 }

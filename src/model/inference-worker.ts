@@ -5,7 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Tensor, TensorMap } from './tensor.js';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import { serveRequests } from '../core/worker-rpc.js';
+import type { LoadResult, WorkerRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('inference-worker must run as a worker thread');
 const port = parentPort;
@@ -88,7 +89,7 @@ async function createWithFallback(model: Uint8Array | string, threads: number, w
   }
 }
 
-async function handle(msg: WorkerRequest): Promise<WorkerReply> {
+async function handle(msg: WorkerRequest & { id: number }): Promise<unknown> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
@@ -99,33 +100,21 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply> {
       );
       sessions.set(msg.name, session);
       await old?.release();
-      return { id: msg.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks };
+      return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks } satisfies LoadResult;
     }
     case 'run': {
       // One run at a time, in arrival order: a batch sent while the previous one runs waits
       // here (its preprocessing already done on the main thread) instead of splitting the cores.
       const run = runs.then(() => runChain(msg.chain, msg.feeds, msg.keep ?? [], msg.outputs));
       runs = run.catch(() => undefined);
-      return { id: msg.id, ok: true, outputs: await run };
+      return run;
     }
     case 'release': {
       await sessions.get(msg.name)?.release();
       sessions.delete(msg.name);
-      return { id: msg.id, ok: true };
+      return undefined;
     }
   }
 }
 
-port.on('message', (msg: WorkerRequest) => {
-  handle(msg).then(
-    (reply) => {
-      const transfer = new Set<ArrayBuffer>();
-      if ('outputs' in reply && reply.outputs) {
-        for (const t of Object.values(reply.outputs)) if (t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
-      }
-      port.postMessage(reply, [...transfer]);
-    },
-    (err: unknown) =>
-      port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
-  );
-});
+serveRequests(port, handle);

@@ -15,18 +15,13 @@ export interface ProviderFallback {
 }
 
 export type WorkerRequest =
-  | { id: number; type: 'load'; name: string; model: Uint8Array | string; options: SessionOptions }
-  | { id: number; type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[]; outputs?: string[] }
-  | { id: number; type: 'release'; name: string };
+  | { type: 'load'; name: string; model: Uint8Array | string; options: SessionOptions }
+  | { type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[]; outputs?: string[] }
+  | { type: 'release'; name: string };
 
-export type WorkerReply =
-  | {
-      id: number;
-      ok: true;
-      inputNames?: string[];
-      outputNames?: string[];
-      outputs?: TensorMap;
-      providers?: string[];
-      fallbacks?: ProviderFallback[];
-    }
-  | { id: number; ok: false; error: string };
+export interface LoadResult {
+  inputNames: string[];
+  outputNames: string[];
+  providers: string[];
+  fallbacks: ProviderFallback[];
+}

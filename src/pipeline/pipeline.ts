@@ -9,7 +9,6 @@ import type { SourceEvents } from '../capture/source-events.js';
 import type { Config } from '../config/schema.js';
 import type { Frame, ScoredFrame } from '../core/frame.js';
 import type { SyntheticWeb } from '../linescan/synthetic-web.js';
-import { WebMapMerger } from '../linescan/web-map.js';
 import type { TileGeometry } from '../linescan/web-tiler.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { ModelSlot } from './active-model.js';
@@ -17,6 +16,7 @@ import { FrameQueue } from './frame-queue.js';
 import { mergeWebRegions } from './merge-web-regions.js';
 import { stampEnqueued, timeInQueue } from './queue-latency.js';
 import { scoreFrames } from './score-frames.js';
+import type { PixelWorker } from './pixel-worker-client.js';
 import { tileWeb } from './tile-web.js';
 
 export interface PipelineDeps {
@@ -24,6 +24,8 @@ export interface PipelineDeps {
   /** The model in use; swapping it (bank hot reload) takes effect at the next batch. */
   slot: ModelSlot;
   metrics: PipelineMetrics;
+  /** Per-pixel work (preprocessing, defect regions, the line-scan web map) off the main thread. */
+  pixels: PixelWorker;
   log: (s: string) => void;
   /** The source's state for the service's health and status. */
   hooks?: { onFrameIn?(): void; onSourceState?(up: boolean, detail: string): void; onBacklog?(waiting: number): void };
@@ -37,7 +39,7 @@ export interface Pipeline {
 }
 
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
-  const { config, slot, metrics, log, hooks = {} } = deps;
+  const { config, slot, metrics, pixels, log, hooks = {} } = deps;
   const queue = new FrameQueue<Frame>(
     {
       capacity: config.pipeline.queueSize,
@@ -95,17 +97,17 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       )
     : source.frames.pipe(takeUntil(stop$));
 
+  const frameIn = () => {
+    metrics.framesIn.inc();
+    hooks.onFrameIn?.();
+  };
   const scored = queue
-    .batches(
-      frames.pipe(
-        tap(() => metrics.framesIn.inc()),
-        stampEnqueued(),
-      ),
-    )
+    .batches(frames.pipe(tap(frameIn), stampEnqueued()))
     .pipe(
       timeInQueue(metrics),
       scoreFrames(
         slot,
+        pixels,
         { minRegionArea: config.pipeline.minRegionArea, frameRegions: !lineScan, onBatchDone: () => queue.ready() },
         metrics,
       ),
@@ -113,7 +115,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
   const threshold = () => (Number.isFinite(slot.current.model.threshold) ? slot.current.model.threshold : Infinity);
   return {
     scored: lineScan
-      ? scored.pipe(mergeWebRegions(() => new WebMapMerger(geometry, threshold, config.pipeline.minRegionArea, config.linescan)))
+      ? scored.pipe(mergeWebRegions(() => pixels.webMap(geometry, config.pipeline.minRegionArea, config.linescan), threshold))
       : scored,
     queue,
     ...(source.kind === 'lines' && source.web ? { web: source.web } : {}),

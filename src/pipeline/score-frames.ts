@@ -2,12 +2,11 @@
 // worker -> scored frames with maps and (for area frames) defect regions.
 import { concatMap, from, map, type OperatorFunction } from 'rxjs';
 import type { DefectRegion, Frame, ScoredFrame } from '../core/frame.js';
-import { findRegions, publicRegion } from '../imaging/defect-regions.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import { normalizeScore } from '../patchcore/patchcore.js';
-import { imagesToBatch } from '../preprocess/batch.js';
-import { applyResizePolicy, shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
+import { shorterSideSize, type ResizePolicy } from '../preprocess/transform.js';
 import type { ModelSlot } from './active-model.js';
+import type { PixelWorker } from './pixel-worker-client.js';
 
 /** Map pixel (model input) -> frame pixel for a resize policy. */
 export function mapToFrame(
@@ -43,11 +42,16 @@ export interface ScoreOptions {
 
 /**
  * Scores each batch with the slot's model at the time the batch starts. A batch starts as soon
- * as the queue hands it over (preprocessing here, then the worker queues its run), so with two
- * batches in flight the main thread prepares one while the worker runs the other; results
- * still leave in batch order.
+ * as the queue hands it over (preprocessing in the pixel worker, then the inference worker
+ * queues its run), so with two batches in flight one is prepared while the other runs; results
+ * still leave in batch order. The main thread does no per-pixel work here.
  */
-export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: PipelineMetrics): OperatorFunction<Frame[], ScoredFrame> {
+export function scoreFrames(
+  slot: ModelSlot,
+  pixels: PixelWorker,
+  opts: ScoreOptions,
+  metrics: PipelineMetrics,
+): OperatorFunction<Frame[], ScoredFrame> {
   const score = async (frames: Frame[]) => {
     const lease = slot.acquire();
     const { model, bankId } = lease.active;
@@ -57,40 +61,47 @@ export function scoreFrames(slot: ModelSlot, opts: ScoreOptions, metrics: Pipeli
     try {
       const t0 = performance.now();
       metrics.batchSize.observe(frames.length);
-      const views = frames.map((f) => applyResizePolicy(f.image, policy));
-      const batch = imagesToBatch(views, { mode: 'exact', width, height }, model.manifest.input.normalization);
+      const prepared = await pixels.prepare(
+        frames.map((f) => f.image),
+        policy,
+        model.manifest.input.normalization,
+      );
       const t1 = performance.now();
-      const p = await model.predict(batch);
+      const p = await model.predict({ data: prepared.batch, dims: prepared.dims });
       const t2 = performance.now();
-      const out = frames.map((f, i) => {
-        const score = p.imageScores[i]!;
-        let cached: Float32Array | undefined;
-        const map = () => (cached ??= p.map(i));
-        const to = mapToFrame(policy, f.image);
-        // The map is a convex combination of patch scores (bilinear weights, normalised Gaussian),
-        // so no pixel can reach the threshold when the image score does not (slack: rounding).
-        const regions =
-          opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6)
-            ? findRegions(map(), width, height, threshold, opts.minRegionArea).regions.map((r) => toFrameRegion(publicRegion(r), to))
-            : [];
-        return {
-          ...f,
-          view: views[i]!,
-          score,
-          normalizedScore: normalizeScore(score, threshold),
-          isAnomaly: Number.isFinite(threshold) && score >= threshold,
-          threshold,
-          map,
-          regions,
-          bankId,
-          latency: {
-            ...f.latency,
-            preprocess: (t1 - t0) / frames.length,
-            inference: (t2 - t1) / frames.length,
-            postprocess: (performance.now() - t2) / frames.length,
-          },
-        };
-      });
+      const out = await Promise.all(
+        frames.map(async (f, i) => {
+          const image = prepared.images[i]!;
+          const score = p.imageScores[i]!;
+          let cached: Float32Array | undefined;
+          const map = () => (cached ??= p.map(i));
+          const to = mapToFrame(policy, image);
+          // The map is a convex combination of patch scores (bilinear weights, normalised Gaussian),
+          // so no pixel can reach the threshold when the image score does not (slack: rounding).
+          const regions =
+            opts.frameRegions && Number.isFinite(threshold) && score >= threshold * (1 - 1e-6)
+              ? (await pixels.regions(map(), width, height, threshold, opts.minRegionArea)).map((r) => toFrameRegion(r, to))
+              : [];
+          return {
+            ...f,
+            image,
+            view: prepared.views[i]!,
+            score,
+            normalizedScore: normalizeScore(score, threshold),
+            isAnomaly: Number.isFinite(threshold) && score >= threshold,
+            threshold,
+            map,
+            regions,
+            bankId,
+            latency: {
+              ...f.latency,
+              preprocess: (t1 - t0) / frames.length,
+              inference: (t2 - t1) / frames.length,
+              postprocess: (performance.now() - t2) / frames.length,
+            },
+          };
+        }),
+      );
       metrics.stageSeconds.observe({ stage: 'preprocess' }, (t1 - t0) / 1000 / frames.length);
       metrics.stageSeconds.observe({ stage: 'inference' }, (t2 - t1) / 1000 / frames.length);
       metrics.stageSeconds.observe({ stage: 'postprocess' }, (performance.now() - t2) / 1000 / frames.length);

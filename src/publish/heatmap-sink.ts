@@ -1,6 +1,7 @@
 // Heat maps out of the pipeline: rate-limited to MQTT (anomalous frames first) and, optionally,
 // every anomalous frame's overlay to a folder.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { overlayJpeg } from '../imaging/overlay.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
@@ -53,6 +54,7 @@ export class HeatmapSink implements ResultSink {
     private readonly opts: HeatmapOptions,
     private readonly publisher: MqttPublisher | undefined,
     private readonly metrics: PipelineMetrics,
+    private readonly log: (s: string) => void = () => {},
   ) {
     this.limiter = new RateLimiter(opts.maxPerSecond);
     if (opts.dir) mkdirSync(opts.dir, { recursive: true });
@@ -62,7 +64,8 @@ export class HeatmapSink implements ResultSink {
     let jpeg: Buffer | undefined;
     const overlayOnce = async () => (jpeg ??= await overlayJpeg(f.view, f.map(), f.threshold, this.opts.quality));
     if (this.opts.dir && f.isAnomaly) {
-      writeFileSync(join(this.opts.dir, `${String(f.seq).padStart(7, '0')}-score${f.score.toFixed(1)}.jpg`), await overlayOnce());
+      const file = join(this.opts.dir, `${String(f.seq).padStart(7, '0')}-score${f.score.toFixed(1)}.jpg`);
+      await writeFile(file, await overlayOnce()).catch((e: Error) => this.log(`output.heatmapDir: cannot write ${file}: ${e.message}`));
     }
     if (!this.opts.enabled || !this.publisher) return;
     if (!this.limiter.take(f.isAnomaly)) {

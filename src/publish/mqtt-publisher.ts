@@ -38,6 +38,9 @@ export class MqttPublisher implements ResultSink {
   private inFlight = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** Results the broker acknowledged (QoS > 0) or that were sent (QoS 0), and dropped by the offline queue. */
+  private acknowledged = 0;
+  private dropped = 0;
   /** When the current online state began. */
   private onlineSince = new Date().toISOString();
 
@@ -127,6 +130,7 @@ export class MqttPublisher implements ResultSink {
     if (this.queue.length >= this.opts.offlineQueue) {
       this.queue.shift();
       this.metrics.mqttDropped.inc();
+      this.dropped++;
     }
     this.queue.push({ topic: this.topics.result, payload: Buffer.from(JSON.stringify(payload)) });
     this.metrics.mqttQueued.set(this.queued);
@@ -157,6 +161,7 @@ export class MqttPublisher implements ResultSink {
           this.queue.unshift(m);
         } else {
           this.metrics.mqttPublished.inc({ kind: 'result' });
+          this.acknowledged++;
         }
         this.metrics.mqttQueued.set(this.queued);
         if (this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -197,5 +202,8 @@ export class MqttPublisher implements ResultSink {
     }
     await this.client.endAsync(!this.client.connected);
     this.metrics.mqttConnected.set(0);
+    this.log(
+      `mqtt: results acknowledged by the broker: ${this.acknowledged}, dropped by the offline queue: ${this.dropped}, unacknowledged at exit: ${this.queued}`,
+    );
   }
 }

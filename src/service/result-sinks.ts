@@ -31,7 +31,7 @@ export function resultSinks(p: SinkParts): ResultSink[] {
   const { config: c } = p;
   const sinks: ResultSink[] = [
     new ResultMetricsSink(p.metrics),
-    new HeatmapSink({ ...c.mqtt.heatmap, dir: c.output.heatmapDir }, p.publisher, p.metrics),
+    new HeatmapSink({ ...c.mqtt.heatmap, dir: c.output.heatmapDir }, p.publisher, p.metrics, p.log),
     p.publisher,
     p.stats,
   ];

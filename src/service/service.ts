@@ -14,6 +14,7 @@ import { readBank, requireThreshold, type BankManifest, type StoredBank } from '
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
 import { ModelSlot, type ActiveModel } from '../pipeline/active-model.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import { PixelWorker } from '../pipeline/pixel-worker-client.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
 import { commandSchema } from '../publish/payload-schema.js';
 import { resultPayload, topics } from '../publish/payloads.js';
@@ -40,6 +41,7 @@ export class InspectionService {
   private sinks: ResultSink[] = [];
   private reloader?: BankReloader;
   private pipeline?: Pipeline;
+  private pixels?: PixelWorker;
   private subscription?: Subscription;
   private readonly stop$ = new Subject<void>();
   private finished?: Promise<void>;
@@ -173,11 +175,13 @@ export class InspectionService {
       onResult: this.onResult,
       log: this.log,
     });
+    this.pixels = new PixelWorker();
     this.pipeline = buildPipeline(
       {
         config: c,
         slot: this.slot,
         metrics: this.metrics,
+        pixels: this.pixels,
         log: this.log,
         hooks: {
           onFrameIn: () => this.health.frameIn(),
@@ -325,6 +329,7 @@ export class InspectionService {
       this.sinks.length > 0 ? this.sinks : [this.publisher, this.sparkplug].filter((s): s is NonNullable<typeof s> => s !== undefined);
     await closeSinks(sinks, this.log);
     await this.slot?.close();
+    await this.pixels?.close();
     await this.http?.close();
     await this.broker?.close();
     this.running = false;

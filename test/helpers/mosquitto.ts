@@ -34,15 +34,20 @@ export class Mosquitto {
   readonly url: string;
   private readonly conf: string;
 
-  constructor(readonly port: number) {
+  /** `persistent`: sessions and queued QoS 1 messages survive a restart (saved on stop). */
+  constructor(
+    readonly port: number,
+    persistent = false,
+  ) {
     this.url = `mqtt://127.0.0.1:${port}`;
     const dir = mkdtempSync(join(tmpdir(), 'patchline-mosquitto-'));
     this.conf = join(dir, 'mosquitto.conf');
-    writeFileSync(this.conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`);
+    const persistence = persistent ? `persistence true\npersistence_location ${dir}/\nautosave_interval 0\n` : 'persistence false\n';
+    writeFileSync(this.conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}log_dest none\n`);
   }
 
-  static async start(): Promise<Mosquitto> {
-    const m = new Mosquitto(await freePort());
+  static async start(persistent = false): Promise<Mosquitto> {
+    const m = new Mosquitto(await freePort(), persistent);
     await m.start();
     return m;
   }

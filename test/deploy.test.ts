@@ -85,7 +85,14 @@ describe('monitoring files', () => {
     const rules = YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'patchline-alerts.yml'), 'utf8'));
     assert.deepEqual(
       rules.groups[0].rules.map((r: { alert: string }) => r.alert),
-      ['PatchlineDown', 'PatchlinePipelineStalled', 'PatchlineDroppingFrames', 'PatchlineBrokerDisconnected', 'PatchlineLatencyHigh'],
+      [
+        'PatchlineDown',
+        'PatchlinePipelineStalled',
+        'PatchlineSourceDown',
+        'PatchlineDroppingFrames',
+        'PatchlineBrokerDisconnected',
+        'PatchlineLatencyHigh',
+      ],
     );
     assert.equal(
       YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8')).scrape_configs[0].job_name,

@@ -2,12 +2,13 @@
 // and `embed` producing reference-ordered embeddings from feature maps or images.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readNpyFloat32, writeNpy } from '../src/io/npy.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
+import { decodeModel } from '../src/model/onnx-graph.js';
 import { floatTensor } from '../src/model/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
@@ -112,6 +113,102 @@ describe('patchline CLI', () => {
     } finally {
       await runtime.close();
     }
+  });
+
+  test('model fuse --target tensorrt: full-product kNN, fixed batch, and a warning for every operator TensorRT will not take', async (t) => {
+    const onnx = sharedPath(t, 'fixtures', 'reference', 'backbone', 'resnet18_l2l3_seed0.onnx');
+    const zoo = sharedPath(t, 'models', 'mobilenetv2-12-int8.onnx');
+    if (!onnx || !zoo) return;
+    const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
+    const fit = (backbone: string, layers: string, bank: string) =>
+      cli(
+        'fit',
+        '--data',
+        data,
+        '--backbone',
+        backbone,
+        '--layers',
+        layers,
+        '--coreset',
+        '0.1',
+        '--holdout',
+        '0',
+        '--pretrain-dim',
+        '256',
+        '--target-dim',
+        '256',
+        '--out',
+        bank,
+      );
+    const fp32 = join(out, 'trt-fp32.bank');
+    assert.equal(fit(onnx, 'layer2,layer3', fp32).code, 0);
+    const frame = join(out, 'trt-frame.onnx');
+    const r = cli('model', 'fuse', '--bank', fp32, '--out', frame, '--target', 'tensorrt', '--batch', '2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /input \S+ \[2,3,224,224\]/);
+    assert.match(r.stdout, /for tensorrt: exact kNN as the full product/);
+    assert.match(r.stdout, /for tensorrt: input batch fixed at 2/);
+    assert.doesNotMatch(r.stderr, /warning/, 'an fp32 ResNet18 frame has nothing TensorRT refuses');
+    const graph = decodeModel(readFileSync(frame));
+    assert.ok(!(graph.graph?.node ?? []).some((n) => n.opType === 'NonZero'));
+    assert.equal(Number(graph.graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[0]?.dimValue), 2);
+    const runtime = new InferenceRuntime({ intraOpThreads: 2 });
+    try {
+      const loaded = await runtime.load('frame', frame);
+      const o = await runtime.run('frame', {
+        [loaded.inputNames[0]!]: floatTensor(new Float32Array(2 * 3 * 224 * 224).fill(0.5), [2, 3, 224, 224]),
+      });
+      assert.deepEqual(o.anomaly_maps!.dims, [2, 224, 224]);
+    } finally {
+      await runtime.close();
+    }
+    const int8 = join(out, 'trt-int8.bank');
+    assert.equal(
+      cli(
+        'fit',
+        '--data',
+        data,
+        '--model-dir',
+        join(zoo, '..'),
+        '--coreset',
+        '0.1',
+        '--holdout',
+        '0',
+        '--pretrain-dim',
+        '256',
+        '--target-dim',
+        '256',
+        '--out',
+        int8,
+      ).code,
+      0,
+    );
+    const q = cli(
+      'model',
+      'fuse',
+      '--bank',
+      int8,
+      '--model-dir',
+      join(zoo, '..'),
+      '--out',
+      join(out, 'trt-int8.onnx'),
+      '--target',
+      'tensorrt',
+    );
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stderr, /warning: TensorRT's ONNX parser does not take QLinearConv x\d+.*QOperator int8/);
+  });
+
+  test('model providers: the CPU loads; on this CPU-only onnxruntime TensorRT and CUDA do not, exit 1', () => {
+    const r = cli('model', 'providers');
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /onnxruntime-node \d+\.\d+\.\d+; TensorRT options passed to TensorRT: no/);
+    assert.match(r.stdout, /tensorrt +does not load: /);
+    assert.match(r.stdout, /cuda +does not load: /);
+    assert.match(r.stdout, /cpu +loads/);
+    assert.match(r.stderr, /no accelerator loads/);
+    assert.equal(cli('model', 'providers', '--providers', 'cpu').code, 0);
+    assert.equal(cli('model', 'providers', '--providers', 'gpu').code, 2);
   });
 
   test('model check compares a backbone with saved outputs and fails on a difference', (t) => {

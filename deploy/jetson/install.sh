@@ -50,6 +50,9 @@ install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR" "$DATA_DIR/
 say "application in $APP_DIR"
 tar -C "$SRC_DIR" --exclude=node_modules --exclude=.git --exclude=patchline-demo --exclude=.cache -cf - . | tar -C "$APP_DIR" -xf -
 (cd "$APP_DIR" && OPENCV4NODEJS_DISABLE_AUTOBUILD=1 ONNXRUNTIME_NODE_INSTALL=skip JOBS=max npm ci --no-audit --no-fund && npm run build --silent)
+# npm ci put the npm onnxruntime-node (CPU-only on arm64) back: re-apply the GPU build that
+# build-onnxruntime.sh packed, if there is one.
+"$APP_DIR/deploy/jetson/use-vendored-onnxruntime.sh" "$APP_DIR" /opt/patchline-vendor
 
 # 6. Config and environment: installed once, never overwritten (they are the plant's).
 [ -f "$CONF_DIR/patchline.yaml" ] || install -m 0644 "$APP_DIR/config/patchline.yaml" "$CONF_DIR/patchline.yaml"

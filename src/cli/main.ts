@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   embed: { summary: embedCommand.summary, run: runEmbed },
   fit: { summary: fitCommand.summary, run: runFit },
   eval: { summary: evalCommand.summary, run: runEval },
-  model: { summary: 'backbone tools: list, inspect, fetch, check, fuse', run: runModel },
+  model: { summary: 'backbone tools: list, inspect, fetch, check, fuse, providers', run: runModel },
   run: { summary: runCommand.summary, run: runRun },
   config: { summary: configCommand.summary, run: runConfig },
 };

@@ -137,11 +137,17 @@ export const configSchema = z
         tensorrt: z
           .object({
             fp16: z.boolean().default(true).describe('let TensorRT run layers in half precision'),
-            engineCacheDir: z.string().optional().describe('where built engines are kept between starts (default: <cache dir>/tensorrt)'),
+            engineCacheDir: z
+              .string()
+              .optional()
+              .describe('where built engines and the timing cache are kept between starts (default: <cache dir>/tensorrt)'),
             workspaceMb: z.number().int().min(64).default(1024).describe('TensorRT builder workspace'),
           })
           .strict()
-          .prefault({}),
+          .prefault({})
+          .describe(
+            'passed to TensorRT as provider options (needs the binding built by deploy/jetson/build-onnxruntime.sh; the npm package passes none)',
+          ),
       })
       .strict()
       .prefault({}),

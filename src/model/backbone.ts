@@ -180,24 +180,37 @@ export function layerTensors(b: ResolvedBackbone, layers: string[]): { name: str
   });
 }
 
-const PREPARATION_VERSION = 1;
+const PREPARATION_VERSION = 2;
+
+export interface PreparedBackbone {
+  path: string;
+  sourceSha256: string;
+  /** The graph's image input (named in TensorRT optimisation profiles). */
+  inputName: string;
+}
 
 /**
  * Returns the path of the prepared graph (layers exposed, rest pruned), built once and cached
- * by the content hash of the source model and the layer mapping.
+ * by the content hash of the source model and the layer mapping, with its input name beside it.
  */
-export function preparedBackbonePath(b: ResolvedBackbone, layers: string[]): { path: string; sourceSha256: string } {
+export function preparedBackbonePath(b: ResolvedBackbone, layers: string[]): PreparedBackbone {
   const sourceSha256 = backboneSha256(b);
   const mapping = layerTensors(b, layers);
   const key = sha256(Buffer.from(JSON.stringify({ v: PREPARATION_VERSION, model: sourceSha256, mapping })));
   const dir = join(cacheDir(), 'prepared');
   const path = join(dir, `${b.spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(0, 16)}.onnx`);
-  if (!existsSync(path)) {
+  const about = `${path}.json`;
+  if (!existsSync(path) || !existsSync(about)) {
     const prepared = prepareBackboneGraph(readFileSync(b.onnxPath), mapping);
     mkdirSync(dir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, prepared);
-    renameSync(tmp, path);
+    const write = (file: string, data: Uint8Array | string) => {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, data);
+      renameSync(tmp, file);
+    };
+    write(path, prepared.bytes);
+    write(about, JSON.stringify({ inputName: prepared.inputName }));
   }
-  return { path, sourceSha256 };
+  const inputName = String((JSON.parse(readFileSync(about, 'utf8')) as { inputName?: unknown }).inputName);
+  return { path, sourceSha256, inputName };
 }

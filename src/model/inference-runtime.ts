@@ -3,6 +3,7 @@
 // onnxruntime, so execution providers and threading are decided here.
 import { availableParallelism } from 'node:os';
 import { buffersOf, moduleWorker, siblingModule, WorkerClient } from '../core/worker-rpc.js';
+import type { ProviderConfig } from './provider-fallback.js';
 import type { TensorMap } from './tensor.js';
 import type { LoadResult, SessionOptions, WorkerRequest } from './worker-protocol.js';
 
@@ -27,14 +28,16 @@ export class InferenceRuntime {
    * whole buffer (fresh encodes) are moved to the worker, not copied: models can carry a memory
    * bank or coreset points of hundreds of MB.
    */
-  async load(name: string, model: Uint8Array | string): Promise<LoadedSession> {
+  /** `providers`: this session's providers instead of the runtime's (model/providers.ts sessionProviders). */
+  async load(name: string, model: Uint8Array | string, opts: { providers?: ProviderConfig[] } = {}): Promise<LoadedSession> {
     const owned =
       typeof model !== 'string' &&
       model.byteOffset === 0 &&
       model.byteLength === model.buffer.byteLength &&
       model.buffer instanceof ArrayBuffer;
+    const options = opts.providers ? { ...this.options, executionProviders: opts.providers } : this.options;
     const loaded = await this.client.request<LoadResult>(
-      { type: 'load', name, model, options: this.options },
+      { type: 'load', name, model, options },
       owned ? [model.buffer as ArrayBuffer] : [],
     );
     return { name, ...loaded };

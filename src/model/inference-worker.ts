@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Tensor, TensorMap } from './tensor.js';
 import { serveRequests } from '../core/worker-rpc.js';
+import { createWithFallback, type ProviderConfig } from './provider-fallback.js';
 import type { LoadResult, WorkerRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('inference-worker must run as a worker thread');
@@ -46,23 +47,14 @@ async function runChain(chain: string[], feeds: TensorMap, keep: string[], outpu
   return { ...kept, ...current };
 }
 
-const providerName = (p: ort.InferenceSession.ExecutionProviderConfig) => (typeof p === 'string' ? p : p.name);
+/** Providers compiled into this onnxruntime (undefined when the binding cannot say). */
+const supported = (() => {
+  const list = (ort as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends?.();
+  return list ? new Set(list.map((b) => b.name)) : undefined;
+})();
 
-/**
- * Creates a session with the preferred providers, dropping each one this onnxruntime build or
- * machine cannot load (a CPU-only binary, a missing CUDA library) until one works; 'cpu' is
- * always last. Reports what was dropped and why.
- */
-/** Providers that failed to load once: later sessions skip them (with the same reason). */
-const unavailable = new Map<string, string>();
-
-async function createWithFallback(model: Uint8Array | string, threads: number, wanted: ort.InferenceSession.ExecutionProviderConfig[]) {
-  const all = wanted.some((p) => providerName(p) === 'cpu') ? [...wanted] : [...wanted, 'cpu'];
-  const fallbacks = all
-    .filter((p) => unavailable.has(providerName(p)))
-    .map((p) => ({ provider: providerName(p), reason: unavailable.get(providerName(p))! }));
-  let providers = all.filter((p) => !unavailable.has(providerName(p)));
-  for (;;) {
+function createSession(model: Uint8Array | string, threads: number, wanted: ProviderConfig[]) {
+  return createWithFallback(wanted, supported, (providers) => {
     // No spin-waiting between operators: the main thread decodes and preprocesses the next
     // batch meanwhile, and spinning threads took its core (ResNet18 stream, 1 % bank:
     // 14.5-15.5 frames/s spinning, 19-21 not).
@@ -70,34 +62,18 @@ async function createWithFallback(model: Uint8Array | string, threads: number, w
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
-      executionProviders: providers,
+      executionProviders: providers as ort.InferenceSession.ExecutionProviderConfig[],
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    try {
-      const session =
-        typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
-      return { session, providers: providers.map(providerName), fallbacks };
-    } catch (e) {
-      const message = (e as Error).message;
-      const failed = /AppendExecutionProvider_(\w+)/.exec(message)?.[1]?.toLowerCase();
-      const index = providers.findIndex((p) => providerName(p).toLowerCase() === failed);
-      if (!failed || index < 0 || providerName(providers[index]!) === 'cpu') throw e;
-      fallbacks.push({ provider: providerName(providers[index]!), reason: message.split('\n')[0]! });
-      unavailable.set(providerName(providers[index]!), message.split('\n')[0]!);
-      providers = providers.filter((_, i) => i !== index);
-    }
-  }
+    return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+  });
 }
 
 async function handle(msg: WorkerRequest & { id: number }): Promise<unknown> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
-      const { session, providers, fallbacks } = await createWithFallback(
-        msg.model,
-        msg.options.intraOpThreads,
-        msg.options.executionProviders as ort.InferenceSession.ExecutionProviderConfig[],
-      );
+      const { session, providers, fallbacks } = await createSession(msg.model, msg.options.intraOpThreads, msg.options.executionProviders);
       sessions.set(msg.name, session);
       await old?.release();
       return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks } satisfies LoadResult;

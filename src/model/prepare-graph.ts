@@ -58,9 +58,10 @@ export interface ExposedLayer {
 /**
  * Returns a new model whose outputs are exactly `layers` (float32), with every node and
  * initializer they do not depend on removed, stale value_info dropped, and the input's batch,
- * height and width made symbolic so any batch size and input resolution can run.
+ * height and width made symbolic so any batch size and input resolution can run; and the name
+ * of its image input.
  */
-export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLayer[]): Uint8Array {
+export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLayer[]): { bytes: Uint8Array; inputName: string } {
   const model = decodeModel(modelBytes);
   const graph = model.graph;
   if (!graph) throw new GraphPreparationError('model has no graph');
@@ -114,7 +115,9 @@ export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLaye
   graph.valueInfo = [];
   graph.output = layers.map((l) => valueInfo(l.name, DataType.FLOAT));
   relaxInputDims(graph.input);
-  return encodeModel(model);
+  const inputName = graph.input[0]?.name;
+  if (!inputName) throw new GraphPreparationError('the prepared graph has no input');
+  return { bytes: encodeModel(model), inputName };
 }
 
 type ValueInfo = NonNullable<NonNullable<ModelProto['graph']>['input']>[number];

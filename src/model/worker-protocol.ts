@@ -1,17 +1,12 @@
 // Messages between InferenceRuntime (main thread) and inference-worker.
+import type { ProviderConfig, ProviderFallback } from './provider-fallback.js';
 import type { TensorMap } from './tensor.js';
 
 export interface SessionOptions {
   /** Threads onnxruntime uses inside one operator. */
   intraOpThreads: number;
   /** onnxruntime execution providers in order of preference, e.g. ['cpu']. */
-  executionProviders: unknown[];
-}
-
-/** A preferred execution provider that could not be used, and why. */
-export interface ProviderFallback {
-  provider: string;
-  reason: string;
+  executionProviders: ProviderConfig[];
 }
 
 export type WorkerRequest =

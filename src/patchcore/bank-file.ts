@@ -130,7 +130,11 @@ function headerChecksum(format: string, version: string, t: TensorEntry, manifes
  * Writes atomically: a temporary file beside the target, fsync'd, renamed over it, and the
  * folder fsync'd. A crash or a full disk leaves the previous file whole and no partial bank.
  */
-export function writeBank(path: string, manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>, rows: Float32Array): BankManifest {
+export function writeBank(
+  path: string,
+  manifest: Omit<BankManifest, 'dataSha256' | 'format' | 'version'>,
+  rows: Float32Array,
+): BankManifest {
   const dim = manifest.head.targetDim;
   if (rows.length % dim !== 0) throw new RangeError(`bank of ${rows.length} values is not a multiple of dim ${dim}`);
   const data = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
@@ -145,7 +149,12 @@ export function writeBank(path: string, manifest: Omit<BankManifest, 'dataSha256
   const version = String(BANK_FORMAT_VERSION);
   const header = {
     bank: tensor,
-    __metadata__: { format: BANK_FORMAT, version, manifest: manifestText, checksum: headerChecksum(BANK_FORMAT, version, tensor, manifestText) },
+    __metadata__: {
+      format: BANK_FORMAT,
+      version,
+      manifest: manifestText,
+      checksum: headerChecksum(BANK_FORMAT, version, tensor, manifestText),
+    },
   };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
@@ -155,7 +164,7 @@ export function writeBank(path: string, manifest: Omit<BankManifest, 'dataSha256
   try {
     const fd = openSync(tmp, 'w');
     try {
-      for (const part of [len, Buffer.from(json), data]) for (let done = 0; done < part.length; ) done += writeSync(fd, part, done);
+      for (const part of [len, Buffer.from(json), data]) for (let done = 0; done < part.length;) done += writeSync(fd, part, done);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -212,7 +221,8 @@ export function parseBank(buf: Buffer, path: string): StoredBank {
     throw new BankFileError(`${path}: corrupted bank header (not JSON); ${refit}`);
   }
   const meta = header.__metadata__ as Record<string, string> | undefined;
-  if (meta?.format !== BANK_FORMAT) throw new BankFileError(`${path}: not a patchline bank (format '${String(meta?.format ?? 'missing')}')`);
+  if (meta?.format !== BANK_FORMAT)
+    throw new BankFileError(`${path}: not a patchline bank (format '${String(meta?.format ?? 'missing')}')`);
   const legacy = meta.version === '1';
   if (meta.version !== String(BANK_FORMAT_VERSION) && !legacy) {
     throw new BankFileError(
@@ -258,7 +268,9 @@ export function parseBank(buf: Buffer, path: string): StoredBank {
   const start = 8 + headerLen + t.data_offsets[0];
   const end = 8 + headerLen + t.data_offsets[1];
   if (end > buf.length || end - start !== rowCount * dim * 4) {
-    throw new BankFileError(`${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`);
+    throw new BankFileError(
+      `${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`,
+    );
   }
   const data = buf.subarray(8 + headerLen);
   const sha = createHash('sha256').update(data).digest('hex');

@@ -2,6 +2,7 @@
 // the inference worker, so feature maps stay inside the worker.
 import type { ResolvedBackbone } from '../model/backbone.js';
 import { preparedBackbonePath } from '../model/backbone.js';
+import { sessionProviders } from '../model/providers.js';
 import { encodeModel } from '../model/onnx-graph.js';
 import type { InferenceRuntime, LoadedSession } from '../model/inference-runtime.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
@@ -41,7 +42,10 @@ export class Embedder {
 
   /**
    * Loads the backbone, probes its layer shapes at the input size, builds and loads the head.
-   * `prefix` keeps session names apart when several embedders share a runtime.
+   * `prefix` keeps session names apart when several embedders share a runtime. The backbone
+   * runs on the runtime's providers (TensorRT with a profile for 1..maxBatch images); the head
+   * on them without TensorRT. `probe`: both only serve to learn shapes (a fused graph is built
+   * from them), so they load on the CPU.
    */
   static async create(
     runtime: InferenceRuntime,
@@ -50,11 +54,20 @@ export class Embedder {
     head: HeadParams,
     input: { width: number; height: number },
     prefix = 'embed',
+    opts: { maxBatch?: number; probe?: boolean } = {},
   ): Promise<Embedder> {
-    const { path, sourceSha256 } = preparedBackbonePath(backbone, layers);
+    const { path, sourceSha256, inputName } = preparedBackbonePath(backbone, layers);
     const bb = `${prefix}/backbone`;
-    const loaded = await runtime.load(bb, path);
-    const inputName = loaded.inputNames[0]!;
+    const base = opts.probe ? ['cpu'] : runtime.options.executionProviders;
+    const loaded = await runtime.load(bb, path, {
+      providers: sessionProviders(base, {
+        input: inputName,
+        channels: 3,
+        height: input.height,
+        width: input.width,
+        maxBatch: opts.maxBatch ?? 1,
+      }),
+    });
     const probe = await runtime.run(bb, {
       [inputName]: floatTensor(new Float32Array(3 * input.width * input.height), [1, 3, input.height, input.width]),
     });
@@ -68,7 +81,7 @@ export class Embedder {
     });
     const headSpec: HeadSpec = { layers: shapes, ...head };
     const hs = `${prefix}/head`;
-    await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)));
+    await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)), { providers: sessionProviders(base) });
     return new Embedder(runtime, bb, path, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
   }
 
@@ -78,6 +91,7 @@ export class Embedder {
     backbone: ResolvedBackbone,
     manifest: Pick<BankManifest, 'backbone' | 'head' | 'input'>,
     prefix: string,
+    opts: { maxBatch?: number; probe?: boolean } = {},
   ): Promise<Embedder> {
     return Embedder.create(
       runtime,
@@ -86,6 +100,7 @@ export class Embedder {
       manifest.head,
       manifest.input,
       prefix,
+      opts,
     );
   }
 

@@ -1,19 +1,19 @@
 // A fitted PatchCore model: backbone -> head -> kNN scorer chained in the inference worker,
 // then image scores and anomaly maps. Built from a bank file, which names everything else.
+import type { TensorNCHW } from '../core/image.js';
 import { BackboneError, backboneSha256, modelDir, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
+import { encodeModel } from '../model/onnx-graph.js';
+import { providerName, type ProviderFallback } from '../model/provider-fallback.js';
+import { sessionProviders } from '../model/providers.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import type { TensorNCHW } from '../core/image.js';
 import { anomalyMap } from './anomaly-map.js';
 import type { Bank, BankManifest } from './bank-file.js';
 import { Embedder } from './embedder.js';
-import { readFileSync } from 'node:fs';
-import { encodeModel } from '../model/onnx-graph.js';
-import { mergeModels } from '../model/merge-models.js';
-import { buildEmbeddingHead } from './embedding-head.js';
+import { fusedModel } from './fused-model.js';
 import { buildMapGraph, MAP_OUTPUTS } from './map-graph.js';
 import { SCORER_OUTPUTS } from './scorer-graph.js';
-import { loadScorer, scorerModel } from './scorer.js';
+import { loadScorer } from './scorer.js';
 
 export interface Prediction {
   /** [images] max patch score per image. */
@@ -61,23 +61,8 @@ export interface PatchCoreOptions {
    * caller's thread does no per-pixel work. Fused models always use the graph.
    */
   maps?: 'reference' | 'graph';
-}
-
-/** Backbone, head, scorer and map graphs merged into one model (see PatchCoreOptions.fused). */
-export async function fusedModel(runtime: InferenceRuntime, bank: Bank, embedder: Embedder, session: string): Promise<Uint8Array> {
-  const m = bank.manifest;
-  const scorer = await scorerModel(runtime, bank.rows, m.head.targetDim, m.scorer.k, {}, session);
-  const merged = mergeModels(
-    [
-      { prefix: 'backbone/', model: readFileSync(embedder.backbonePath) },
-      { prefix: 'head/', model: buildEmbeddingHead(embedder.headSpec) },
-      { prefix: 'knn/', model: scorer },
-      { prefix: 'map/', model: buildMapGraph(embedder.grid, m.input, m.scorer.mapSigma) },
-    ],
-    [SCORER_OUTPUTS.scores, MAP_OUTPUTS.imageScores, MAP_OUTPUTS.maps],
-    'patchcore_frame',
-  );
-  return encodeModel(merged);
+  /** Largest batch the caller sends (TensorRT optimisation profiles cover 1..maxBatch). */
+  maxBatch?: number;
 }
 
 export class PatchCore {
@@ -90,6 +75,9 @@ export class PatchCore {
     readonly fused: boolean,
     /** Maps come out of the graph (fused, or maps: 'graph'). */
     readonly mapsInGraph: boolean,
+    /** Execution providers of the heavy session (backbone, or the fused frame), and those dropped. */
+    readonly providers: string[],
+    readonly fallbacks: ProviderFallback[],
   ) {}
 
   static async load(
@@ -98,26 +86,39 @@ export class PatchCore {
     backbone: ResolvedBackbone,
     opts: PatchCoreOptions | string = {},
   ): Promise<PatchCore> {
-    const { prefix = 'model', fused = false, maps = 'reference' } = typeof opts === 'string' ? { prefix: opts } : opts;
+    const { prefix = 'model', fused = false, maps = 'reference', maxBatch = 1 } = typeof opts === 'string' ? { prefix: opts } : opts;
     const m = bank.manifest;
-    const embedder = await Embedder.forBank(runtime, backbone, m, prefix);
+    const embedder = await Embedder.forBank(runtime, backbone, m, prefix, { maxBatch, probe: fused });
+    const base = runtime.options.executionProviders;
     if (fused) {
       const session = `${prefix}/frame`;
-      await runtime.load(session, await fusedModel(runtime, bank, embedder, session));
+      const tensorrt = base.some((p) => providerName(p) === 'tensorrt');
+      const frame = await fusedModel(runtime, bank, embedder, session, { target: tensorrt ? 'tensorrt' : 'cpu' });
+      const loaded = await runtime.load(session, frame.bytes, {
+        providers: sessionProviders(base, {
+          input: embedder.inputName,
+          channels: 3,
+          height: m.input.height,
+          width: m.input.width,
+          maxBatch,
+        }),
+      });
       // The separate backbone and head sessions were only needed to build the graph.
       await runtime.release(embedder.backboneSession);
       await runtime.release(embedder.headSession);
-      return new PatchCore(runtime, embedder, [session], m, true, true);
+      return new PatchCore(runtime, embedder, [session], m, true, true, loaded.providers, loaded.fallbacks);
     }
     const scorerSession = `${prefix}/scorer`;
-    await loadScorer(runtime, scorerSession, bank.rows, m.head.targetDim, m.scorer.k);
+    await loadScorer(runtime, scorerSession, bank.rows, m.head.targetDim, m.scorer.k, { providers: sessionProviders(base) });
     const chain = [embedder.backboneSession, embedder.headSession, scorerSession];
     if (maps === 'graph') {
       const mapSession = `${prefix}/map`;
-      await runtime.load(mapSession, encodeModel(buildMapGraph(embedder.grid, m.input, m.scorer.mapSigma)));
+      await runtime.load(mapSession, encodeModel(buildMapGraph(embedder.grid, m.input, m.scorer.mapSigma)), {
+        providers: sessionProviders(base),
+      });
       chain.push(mapSession);
     }
-    return new PatchCore(runtime, embedder, chain, m, false, maps === 'graph');
+    return new PatchCore(runtime, embedder, chain, m, false, maps === 'graph', embedder.providers, embedder.fallbacks);
   }
 
   async release(): Promise<void> {

@@ -1,5 +1,6 @@
 // The memory bank loaded as a kNN scoring session in the inference runtime.
 import type { InferenceRuntime } from '../model/inference-runtime.js';
+import type { ProviderConfig } from '../model/provider-fallback.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
 import { boundApplies, boundProjection, MIN_CAPTURED } from './knn-bound.js';
 import { buildScorerGraph, SCORER_INPUT, SCORER_OPEN_OUTPUT, SCORER_OUTPUTS, type ScorerGraphOptions } from './scorer-graph.js';
@@ -26,16 +27,17 @@ export async function scorerModel(
   return buildScorerGraph(bank, dim, k, { ...opts, bound });
 }
 
-/** Loads the exact kNN scorer for a bank as `session`. */
+/** Loads the exact kNN scorer for a bank as `session` (on `providers`, default the runtime's). */
 export async function loadScorer(
   runtime: InferenceRuntime,
   session: string,
   bank: Float32Array,
   dim: number,
   k: number,
-  opts: ScorerOptions = {},
+  opts: ScorerOptions & { providers?: ProviderConfig[] } = {},
 ): Promise<void> {
-  await runtime.load(session, await scorerModel(runtime, bank, dim, k, opts, session));
+  const { providers, ...form } = opts;
+  await runtime.load(session, await scorerModel(runtime, bank, dim, k, form, session), providers ? { providers } : {});
 }
 
 export interface PatchScores {

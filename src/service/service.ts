@@ -9,7 +9,7 @@ import { PATCHLINE_VERSION } from '../core/version.js';
 import { startMetricsServer } from '../metrics/http-server.js';
 import { PipelineMetrics } from '../metrics/metrics.js';
 import { InferenceRuntime } from '../model/inference-runtime.js';
-import { providerEnvironment } from '../model/providers.js';
+import { bindingInfo, providerConfigs } from '../model/providers.js';
 import { readBank, requireThreshold, type BankManifest, type StoredBank } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
 import { ModelSlot, type ActiveModel } from '../pipeline/active-model.js';
@@ -108,14 +108,19 @@ export class InspectionService {
       );
       this.metricsUrl = this.http.url;
     }
-    Object.assign(process.env, providerEnvironment(c.model.executionProviders, c.model.tensorrt));
+    if (c.model.executionProviders.includes('tensorrt')) {
+      const binding = bindingInfo();
+      if (!binding.tensorrtOptionsForwarded) {
+        this.log(
+          `warning: onnxruntime-node ${binding.version} passes no TensorRT options (fp16, engine cache, workspace, optimisation profiles): TensorRT would run with its defaults (fp32, no engine cache); install the binding built by deploy/jetson/build-onnxruntime.sh`,
+        );
+      }
+    }
     const first = await this.createModel(bank, bankId);
-    for (const f of first.model.embedder.fallbacks)
+    for (const f of first.model.fallbacks)
       this.log(`warning: execution provider '${f.provider}' is not available (${f.reason}); using the next one`);
-    this.metrics.executionProvider.set(
-      { requested: c.model.executionProviders.join(','), active: first.model.embedder.providers[0] ?? 'cpu' },
-      1,
-    );
+    // The providers the backbone (or the fused frame) actually runs on.
+    this.metrics.executionProvider.set({ requested: c.model.executionProviders.join(','), active: first.model.providers.join(',') }, 1);
     this.slot = new ModelSlot(first, (e) => this.log(`releasing a previous bank: ${e.message}`));
     let url = c.mqtt.url;
     if (!url) {
@@ -246,10 +251,15 @@ export class InspectionService {
     const backbone = bankBackbone(m, { backbone: c.model.backbone, modelDir: c.model.modelDir });
     const runtime = new InferenceRuntime({
       ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}),
-      executionProviders: c.model.executionProviders,
+      executionProviders: providerConfigs(c.model.executionProviders, c.model.tensorrt),
     });
     try {
-      const model = await PatchCore.load(runtime, bank, backbone, { prefix: 'model', fused: c.model.fused, maps: 'graph' });
+      const model = await PatchCore.load(runtime, bank, backbone, {
+        prefix: 'model',
+        fused: c.model.fused,
+        maps: 'graph',
+        maxBatch: c.pipeline.batchSize,
+      });
       // Warm-up: the first real frame should not pay for lazy initialisation.
       await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
       return { model, bankId, dispose: () => runtime.close() };

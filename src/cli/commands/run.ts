@@ -61,9 +61,14 @@ export async function runService(
   log: (s: string) => void,
   onStarted?: () => Promise<void>,
 ): Promise<number> {
-  await service.start();
-  await onStarted?.();
   const systemd = systemdNotifier(process.env, log);
+  const stopExtending = systemd.starting();
+  try {
+    await service.start();
+  } finally {
+    stopExtending();
+  }
+  await onStarted?.();
   systemd.ready();
   // The event loop is responsive (this timer runs) and the pipeline has not failed.
   const stopWatchdog = systemd.watchdog(() => service.alive().ok);

@@ -5,6 +5,7 @@ import { modelFetchCommand, runModelFetch } from './fetch.js';
 import { modelFuseCommand, runModelFuse } from './fuse.js';
 import { modelInspectCommand, runModelInspect } from './inspect.js';
 import { modelListCommand, runModelList } from './list.js';
+import { modelProvidersCommand, runModelProviders } from './providers.js';
 
 const SUBCOMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Promise<void> }> = {
   list: { spec: modelListCommand, run: runModelList },
@@ -12,6 +13,7 @@ const SUBCOMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => 
   fetch: { spec: modelFetchCommand, run: runModelFetch },
   check: { spec: modelCheckCommand, run: runModelCheck },
   fuse: { spec: modelFuseCommand, run: runModelFuse },
+  providers: { spec: modelProvidersCommand, run: runModelProviders },
 };
 
 export async function runModel(argv: string[]): Promise<void> {
@@ -22,10 +24,10 @@ export async function runModel(argv: string[]): Promise<void> {
         .map(([k, c]) => `  ${k.padEnd(8)} ${c.spec.summary}`)
         .join('\n')}\n\nRun 'patchline model SUBCOMMAND --help' for options.\n`,
     );
-    if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch, check, fuse)');
+    if (sub === undefined) throw new UsageError('patchline model: missing subcommand (list, inspect, fetch, check, fuse, providers)');
     return;
   }
   const command = SUBCOMMANDS[sub];
   if (command) return command.run(rest);
-  throw new UsageError(`patchline model: unknown subcommand '${sub}' (list, inspect, fetch, check, fuse)`);
+  throw new UsageError(`patchline model: unknown subcommand '${sub}' (list, inspect, fetch, check, fuse, providers)`);
 }

@@ -114,16 +114,16 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
       const gt = readNpyFloat32(join(REFERENCE_DIR, 'e2e', 'gt_masks.npy')).data;
       scored.forEach((s, i) =>
         assert.deepEqual(
-          Array.from(s.mask),
+          Array.from(s.mask!),
           Array.from(gt.subarray(i * 224 * 224, (i + 1) * 224 * 224), (v) => (v === 1 ? 1 : 0)),
           `mask ${i}`,
         ),
       );
       const m = computeMetrics(scored, null, 224);
       assert.equal(m.image_auroc, 0.8125);
-      assert.ok(Math.abs(m.pixel_auroc - pixelAuroc) < 1e-5, `pixel AUROC ${m.pixel_auroc} vs ${pixelAuroc}`);
+      assert.ok(Math.abs(m.pixel_auroc! - pixelAuroc) < 1e-5, `pixel AUROC ${m.pixel_auroc} vs ${pixelAuroc}`);
       assert.ok(
-        Math.abs(m.pixel_auroc_anomalous - anomalousAuroc) < 1e-5,
+        Math.abs(m.pixel_auroc_anomalous! - anomalousAuroc) < 1e-5,
         `anomalous pixel AUROC ${m.pixel_auroc_anomalous} vs ${anomalousAuroc}`,
       );
       await model.release();

@@ -1,7 +1,7 @@
 // fit's calibration (holdout quantile, labelled validation) and its errors on bad folders.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -68,9 +68,31 @@ describe('fit calibration', () => {
     mkdirSync(join(noMask, 'test', 'crack'), { recursive: true });
     copyFileSync(join(broken, 'a.png'), join(noMask, 'test', 'good', '0.png'));
     copyFileSync(join(broken, 'a.png'), join(noMask, 'test', 'crack', '7.png'));
+    // Defect images without masks are labelled at image level: image metrics, no pixel metrics.
     r = cli('eval', '--bank', join(out, 'h.bank'), '--data', noMask, '--json', join(out, 'r.json'));
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /crack\/7\.png: defect image without a mask/);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /image AUROC \d\.\d{4}  pixel AUROC n\/a: no masks/);
+    const report = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8'));
+    assert.equal(report.pixel_auroc, null);
+    assert.equal(report.aupro, null);
+    assert.equal(report.per_defect.crack.pixel_auroc, null);
+    assert.equal(report.counts.defective_with_masks, 0);
+    assert.match(readFileSync(join(out, 'r.md'), 'utf8'), /\| pixel AUROC \(all images\) \| n\/a: no masks \|/);
+
+    // A mixed folder: pixel metrics on the images that have masks, and the report says how many.
+    const mixed = join(out, 'mixed');
+    cpSync(join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex'), mixed, { recursive: true });
+    mkdirSync(join(mixed, 'test', 'crack'));
+    copyFileSync(join(broken, 'a.png'), join(mixed, 'test', 'crack', '7.png'));
+    r = cli('eval', '--bank', join(out, 'h.bank'), '--data', mixed, '--json', join(out, 'mixed.json'));
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(readFileSync(join(out, 'mixed.json'), 'utf8'));
+    assert.ok(m.pixel_auroc > 0.5, `pixel AUROC ${m.pixel_auroc}`);
+    assert.equal(m.counts.defective, 5);
+    assert.equal(m.counts.defective_with_masks, 4);
+    assert.equal(m.per_defect.crack.pixel_auroc, null);
+    assert.ok(m.per_defect.blob.pixel_auroc > 0);
+    assert.match(r.stdout, /Pixel metrics cover the good images and the 4 of 5 defect images that have a mask/);
 
     r = cli(
       'eval',

@@ -16,14 +16,15 @@ export interface ScoredSample extends TestSample {
   score: number;
   /** Anomaly map at the model input size. */
   map: Float32Array;
-  /** Binary ground truth at the model input size. */
-  mask: Uint8Array;
+  /** Binary ground truth at the model input size; undefined for a defect labelled at image level only. */
+  mask: Uint8Array | undefined;
 }
 
 export interface DefectBreakdown {
   images: number;
   image_auroc: number;
-  pixel_auroc: number;
+  /** null: no image of this defect has a mask. */
+  pixel_auroc: number | null;
   /** Images at or above the threshold; null without a threshold. */
   detected: number | null;
   recall: number | null;
@@ -31,16 +32,26 @@ export interface DefectBreakdown {
 
 export interface EvalReport {
   image_auroc: number;
-  pixel_auroc: number;
-  pixel_auroc_anomalous: number;
-  aupro: number;
+  /** Pixel metrics cover good images and the defect images that have masks; null when none has. */
+  pixel_auroc: number | null;
+  pixel_auroc_anomalous: number | null;
+  aupro: number | null;
   aupro_fpr_limit: number;
   f1: number | null;
   precision: number | null;
   recall: number | null;
   threshold: number | null;
   per_defect: Record<string, DefectBreakdown>;
-  counts: { images: number; good: number; defective: number; defect_pixels: number; pixels: number; masks_empty_after_transform: number };
+  counts: {
+    images: number;
+    good: number;
+    defective: number;
+    /** Defect images with a ground-truth mask (the rest are labelled at image level). */
+    defective_with_masks: number;
+    defect_pixels: number;
+    pixels: number;
+    masks_empty_after_transform: number;
+  };
   bank: { path: string; backbone: string; layers: string[]; rows: number; k: number };
   timing: { seconds: number; ms_per_image: number };
 }
@@ -67,7 +78,12 @@ export async function scoreSamples(
       const p = await model.predict(batch);
       for (let i = 0; i < p.imageScores.length; i++) {
         const s = samples[start + i]!;
-        const mask = s.maskPath ? await loadMask(s.maskPath, sizes[i]!, policy) : new Uint8Array(width * height);
+        // Good images: no defect pixel. Defects without a mask: labelled at image level only.
+        const mask = s.maskPath
+          ? await loadMask(s.maskPath, sizes[i]!, policy)
+          : s.label === 0
+            ? new Uint8Array(width * height)
+            : undefined;
         out.push({ ...s, score: p.imageScores[i]!, map: p.map(i), mask });
       }
       onImages(p.imageScores.length);
@@ -76,7 +92,9 @@ export async function scoreSamples(
   return out;
 }
 
-function pixelAuroc(samples: ScoredSample[]): number {
+type Masked = ScoredSample & { mask: Uint8Array };
+
+function pixelAuroc(samples: Masked[]): number {
   let pos = 0;
   let total = 0;
   for (const s of samples) {
@@ -100,10 +118,12 @@ export function computeMetrics(
 ): Omit<EvalReport, 'bank' | 'timing'> {
   const labels = scored.map((s) => s.label);
   const scores = scored.map((s) => s.score);
-  const defectPixels = (s: ScoredSample) => s.mask.reduce((a, b) => a + b, 0);
-  const anomalous = scored.filter((s) => defectPixels(s) > 0);
+  const masked = scored.filter((s): s is Masked => s.mask !== undefined);
+  const defectsMasked = masked.filter((s) => s.label === 1).length;
+  const defectPixels = (s: Masked) => s.mask.reduce((a, b) => a + b, 0);
+  const anomalous = masked.filter((s) => defectPixels(s) > 0);
   const pro = new ProAccumulator();
-  for (const s of scored) {
+  for (const s of masked) {
     const h = s.map.length / width;
     const { labels: regions, sizes } = labelRegions(s.mask, width, h);
     pro.add(s.map, regions, sizes);
@@ -113,6 +133,7 @@ export function computeMetrics(
   for (const defect of [...new Set(scored.filter((s) => s.label === 1).map((s) => s.defect))].sort()) {
     const these = scored.filter((s) => s.defect === defect);
     const subset = [...good, ...these];
+    const subsetMasked = subset.filter((s): s is Masked => s.mask !== undefined);
     const detected = threshold === null ? null : these.filter((s) => s.score >= threshold).length;
     perDefect[defect] = {
       images: these.length,
@@ -120,7 +141,7 @@ export function computeMetrics(
         subset.map((s) => s.score),
         subset.map((s) => s.label),
       ),
-      pixel_auroc: pixelAuroc(subset),
+      pixel_auroc: these.some((s) => s.mask) ? pixelAuroc(subsetMasked) : null,
       detected,
       recall: detected === null ? null : detected / these.length,
     };
@@ -128,9 +149,9 @@ export function computeMetrics(
   const f1 = threshold === null ? null : f1AtThreshold(scores, labels, threshold);
   return {
     image_auroc: auroc(scores, labels),
-    pixel_auroc: pixelAuroc(scored),
-    pixel_auroc_anomalous: pixelAuroc(anomalous),
-    aupro: pro.aupro(fprLimit),
+    pixel_auroc: defectsMasked > 0 ? pixelAuroc(masked) : null,
+    pixel_auroc_anomalous: defectsMasked > 0 ? pixelAuroc(anomalous) : null,
+    aupro: defectsMasked > 0 ? pro.aupro(fprLimit) : null,
     aupro_fpr_limit: fprLimit,
     f1: f1?.f1 ?? null,
     precision: f1?.precision ?? null,
@@ -141,9 +162,10 @@ export function computeMetrics(
       images: scored.length,
       good: good.length,
       defective: scored.length - good.length,
-      defect_pixels: scored.reduce((a, s) => a + defectPixels(s), 0),
-      pixels: scored.reduce((a, s) => a + s.mask.length, 0),
-      masks_empty_after_transform: scored.filter((s) => s.label === 1 && defectPixels(s) === 0).length,
+      defective_with_masks: defectsMasked,
+      defect_pixels: masked.reduce((a, s) => a + defectPixels(s), 0),
+      pixels: masked.reduce((a, s) => a + s.mask.length, 0),
+      masks_empty_after_transform: masked.filter((s) => s.label === 1 && defectPixels(s) === 0).length,
     },
   };
 }

@@ -19,6 +19,20 @@ function fmt(v: number | null | undefined, digits = 4): string {
   return v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits);
 }
 
+/** How many defect images the pixel metrics cover. */
+export function maskNote(report: Pick<EvalReport, 'counts'>): string {
+  const { defective, defective_with_masks: masked } = report.counts;
+  if (defective === 0 || masked === defective) return '';
+  return masked === 0
+    ? 'No defect image has a ground-truth mask (labelled at image level): pixel metrics are n/a.'
+    : `Pixel metrics cover the good images and the ${masked} of ${defective} defect images that have a mask; the other ${defective - masked} are labelled at image level.`;
+}
+
+/** Pixel metrics: 'n/a: no masks' when no defect image has a ground-truth mask. */
+function pixel(v: number | null): string {
+  return v === null ? 'n/a: no masks' : fmt(v);
+}
+
 /** Worst misses: defects scored lowest and good images scored highest (relative to the threshold when known). */
 export function worstMisses(scored: ScoredSample[], threshold: number | null, count: number): ScoredSample[] {
   const defects = scored.filter((s) => s.label === 1 && (threshold === null || s.score < threshold)).sort((a, b) => a.score - b.score);
@@ -47,13 +61,14 @@ export async function writeMarkdownReport(
     '',
     `Bank: \`${report.bank.path}\` (${report.bank.backbone}, layers ${report.bank.layers.join(', ')}, ${report.bank.rows} rows, k=${report.bank.k}).`,
     `${report.counts.images} images (${report.counts.good} good, ${report.counts.defective} defective), ${report.timing.ms_per_image.toFixed(1)} ms per image.`,
+    maskNote(report),
     '',
     '| metric | value |',
     '|---|---|',
     `| image AUROC | ${fmt(report.image_auroc)} |`,
-    `| pixel AUROC (all images) | ${fmt(report.pixel_auroc)} |`,
-    `| pixel AUROC (defective images only) | ${fmt(report.pixel_auroc_anomalous)} |`,
-    `| AUPRO (FPR ≤ ${report.aupro_fpr_limit}) | ${fmt(report.aupro)} |`,
+    `| pixel AUROC (all images) | ${pixel(report.pixel_auroc)} |`,
+    `| pixel AUROC (defective images only) | ${pixel(report.pixel_auroc_anomalous)} |`,
+    `| AUPRO (FPR ≤ ${report.aupro_fpr_limit}) | ${pixel(report.aupro)} |`,
     `| threshold | ${fmt(report.threshold, 3)} |`,
     `| F1 / precision / recall at the threshold | ${fmt(report.f1, 3)} / ${fmt(report.precision, 3)} / ${fmt(report.recall, 3)} |`,
     '',
@@ -63,7 +78,7 @@ export async function writeMarkdownReport(
     '|---|---:|---:|---:|---:|',
     ...Object.entries(report.per_defect).map(
       ([d, b]) =>
-        `| ${d} | ${b.images} | ${fmt(b.image_auroc)} | ${fmt(b.pixel_auroc)} | ${b.detected === null || b.recall === null ? 'n/a' : `${b.detected} (${(100 * b.recall).toFixed(0)} %)`} |`,
+        `| ${d} | ${b.images} | ${fmt(b.image_auroc)} | ${pixel(b.pixel_auroc)} | ${b.detected === null || b.recall === null ? 'n/a' : `${b.detected} (${(100 * b.recall).toFixed(0)} %)`} |`,
     ),
     '',
     `## Worst misses`,

@@ -12,7 +12,7 @@ export interface TestSample {
   /** 'good' or the defect type (folder name). */
   defect: string;
   label: 0 | 1;
-  /** Ground-truth mask; absent for good images. */
+  /** Ground-truth mask; absent for good images, and for defect images labelled at image level only. */
   maskPath?: string;
 }
 
@@ -50,7 +50,9 @@ function findMask(gtDir: string, imagePath: string): string | undefined {
 
 /**
  * Labelled test images of an MVTec category DIR (DIR/test and DIR/ground_truth), or of a
- * folder laid out like DIR/test itself (ground truth then in its sibling ground_truth/).
+ * folder laid out like DIR/test itself (ground truth then in its sibling ground_truth/). Defect
+ * images without a mask are labelled at image level (reviewed detections, say): they count for
+ * image metrics, not for pixel metrics.
  */
 export function testSamples(dir: string): TestSample[] {
   if (!isDir(dir)) throw new DatasetError(`${dir}: no such folder`);
@@ -68,11 +70,7 @@ export function testSamples(dir: string): TestSample[] {
         continue;
       }
       const maskPath = findMask(join(gtRoot, defect), path);
-      if (!maskPath)
-        throw new DatasetError(
-          `${path}: defect image without a mask (looked for ${join(gtRoot, defect, `${basename(path, extname(path))}_mask.*`)})`,
-        );
-      samples.push({ path, defect, label: 1, maskPath });
+      samples.push({ path, defect, label: 1, ...(maskPath ? { maskPath } : {}) });
     }
   }
   if (!samples.some((s) => s.label === 0)) throw new DatasetError(`${testDir}: no good/ images; AUROC needs both good and defect images`);

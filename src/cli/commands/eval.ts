@@ -5,7 +5,7 @@ import { InferenceRuntime } from '../../model/inference-runtime.js';
 import { readBank } from '../../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../../patchcore/patchcore.js';
 import { computeMetrics, scoreSamples, type EvalReport } from '../../eval/evaluate.js';
-import { writeMarkdownReport } from '../../eval/report.js';
+import { maskNote, writeMarkdownReport } from '../../eval/report.js';
 import { intOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../args.js';
 import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
@@ -78,8 +78,13 @@ export async function runEval(argv: string[]): Promise<void> {
     writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
     await writeMarkdownReport(markdown, report, scored, m.input.resize, data, intOption(cmd, v, 'misses', 0));
     const f = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(4));
+    const pixels =
+      report.pixel_auroc === null
+        ? 'pixel AUROC n/a: no masks'
+        : `pixel AUROC ${f(report.pixel_auroc)}  (defective only ${f(report.pixel_auroc_anomalous)})  AUPRO ${f(report.aupro)}`;
+    const note = maskNote(report);
     process.stdout.write(
-      `image AUROC ${f(report.image_auroc)}  pixel AUROC ${f(report.pixel_auroc)}  (defective only ${f(report.pixel_auroc_anomalous)})  AUPRO ${f(report.aupro)}  F1 ${f(report.f1)} at threshold ${f(threshold)}\n` +
+      `image AUROC ${f(report.image_auroc)}  ${pixels}  F1 ${f(report.f1)} at threshold ${f(threshold)}\n${note ? `${note}\n` : ''}` +
         `wrote ${json} and ${markdown}\n`,
     );
     if (report.counts.masks_empty_after_transform > 0) {

@@ -87,7 +87,7 @@ if (source === 'folder') mkdirSync(inbox);
 const config = join(work, 'soak.yaml');
 writeFileSync(
   config,
-  `${sourceYaml}model: { bank: ${live}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${metricsPort} }\noutput: { resultsFile: ${join(work, 'results.jsonl')} }\n`,
+  `${sourceYaml}model: { bank: ${live}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${metricsPort} }\nui: { port: 0, dataDir: ${join(work, 'ui')} }\noutput: { resultsFile: ${join(work, 'results.jsonl')} }\n`,
 );
 
 // The subscriber: every result, by seq.

@@ -93,7 +93,11 @@ describe('bank file', () => {
       assert.ok(good.includes(from), `${name}: ${from} is in the header`);
       const p = join(dir, `edited-${name}.bank`);
       writeFileSync(p, Buffer.from(good.replace(from, to), 'latin1'));
-      await assert.rejects(() => readBank(p), (e: Error) => e.message.startsWith(p) && /was modified: checksum/.test(e.message), name);
+      await assert.rejects(
+        () => readBank(p),
+        (e: Error) => e.message.startsWith(p) && /was modified: checksum/.test(e.message),
+        name,
+      );
     }
   });
 
@@ -101,13 +105,19 @@ describe('bank file', () => {
     const { input: _input, ...noInput } = manifest('x.onnx', 'a'.repeat(64));
     const p = join(dir, 'no-input.bank');
     writeBank(p, noInput as unknown as BankManifest, rows);
-    await assert.rejects(() => readBank(p), (e: Error) => e.message.startsWith(p) && /manifest is invalid: input/.test(e.message));
+    await assert.rejects(
+      () => readBank(p),
+      (e: Error) => e.message.startsWith(p) && /manifest is invalid: input/.test(e.message),
+    );
     const m = manifest('x.onnx', 'a'.repeat(64));
     const q = join(dir, 'no-threshold.bank');
     writeBank(q, { ...m, calibration: { ...m.calibration, threshold: NaN, method: 'none' } }, rows);
     const b = await readBank(q);
     assert.ok(Number.isNaN(b.manifest.calibration.threshold));
-    assert.throws(() => requireThreshold(b.manifest, q), (e: Error) => e.message.startsWith(q) && /has no threshold/.test(e.message));
+    assert.throws(
+      () => requireThreshold(b.manifest, q),
+      (e: Error) => e.message.startsWith(q) && /has no threshold/.test(e.message),
+    );
   });
 
   test('a FIFO or a device is refused without blocking; an oversized file is refused before it is read', async () => {

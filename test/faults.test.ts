@@ -55,6 +55,7 @@ function webConfig(bank: string, broker: string, linesPerSecond: number, metrics
     model: { ...d.model, bank, modelDir: models, threads: 1 },
     mqtt: { ...d.mqtt, url: broker },
     metrics: { enabled: true, host: '127.0.0.1', port: metricsPort },
+    ui: { ...d.ui, port: 0 },
   };
 }
 
@@ -83,7 +84,7 @@ describe('fault campaign', { skip: !haveModel }, () => {
     const layers = stored.manifest.backbone.layers.map((l, i) => (i === 0 ? { ...l, name: 'features.99' } : l));
     writeBank(unknownLayer, { ...stored.manifest, backbone: { ...stored.manifest.backbone, layers } }, stored.rows);
     const port = await freePort();
-    const base = `model: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\n`;
+    const base = `model: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\nui: { port: 0 }\n`;
     const cases: [string, string, string[], RegExp][] = [
       [
         'missing folder',
@@ -270,7 +271,7 @@ describe('fault campaign', { skip: !haveModel }, () => {
     const config = join(dir, 'run.yaml');
     writeFileSync(
       config,
-      `source: { type: folder, path: ${images}, watch: true }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${await freePort()} }\npipeline: { drainTimeoutMs: 20000 }\n`,
+      `source: { type: folder, path: ${images}, watch: true }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${await freePort()} }\nui: { port: 0 }\npipeline: { drainTimeoutMs: 20000 }\n`,
     );
     const proc = spawn(
       process.execPath,

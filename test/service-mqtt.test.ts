@@ -29,6 +29,7 @@ async function config(bank: string, broker: string, lines: number, linesPerSecon
     model: { ...defaultConfig().model, bank, modelDir: models, threads: 2, executionProviders: ['tensorrt', 'cuda', 'cpu'] },
     mqtt: { ...defaultConfig().mqtt, url: broker, heatmap: { enabled: true, format: 'float16', maxPerSecond: 5, quality: 80 } },
     metrics: { enabled: true, host: '127.0.0.1', port: await freePort() },
+    ui: { ...defaultConfig().ui, port: 0 },
   };
 }
 

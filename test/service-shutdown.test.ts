@@ -42,7 +42,7 @@ describe('patchline run process', { skip: !haveModel }, () => {
     const config = join(dir, 'run.yaml');
     writeFileSync(
       config,
-      `source: { type: folder, path: ${images}, watch: true, pollMs: 100 }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\n`,
+      `source: { type: folder, path: ${images}, watch: true, pollMs: 100 }\nmodel: { bank: ${bank}, modelDir: ${models} }\nmqtt: { url: ${broker.url} }\nmetrics: { port: ${port} }\nui: { port: 0 }\n`,
     );
     const sub = await mqtt.connectAsync(broker.url);
     const results: number[] = [];

@@ -135,6 +135,7 @@ describe('Sparkplug B', () => {
           model: { ...base.model, bank, modelDir: models },
           mqtt: { ...base.mqtt, url: broker.url, sparkplug: { enabled: true, groupId: 'plant' } },
           metrics: { ...base.metrics, enabled: false },
+          ui: { ...base.ui, port: 0 },
         },
         () => {},
       );

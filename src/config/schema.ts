@@ -276,6 +276,61 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    ui: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('serve the operator page (live tiles, web strip, score timeline, defect gallery, reviews)'),
+        bind: z
+          .string()
+          .default('127.0.0.1')
+          .describe('address the page listens on; 0.0.0.0 to reach it from the plant network (writes still need the token)'),
+        port: z.number().int().min(0).max(65535).default(8080).describe('0 = any free port'),
+        dataDir: z
+          .string()
+          .optional()
+          .describe(
+            'gallery and reviewed images are kept here, surviving restarts (default: $PATCHLINE_DATA_DIR/ui, else ./patchline-data/ui)',
+          ),
+        tokenFile: z.string().optional().describe('file holding the token that allows writes (reviews); without it the page is read-only'),
+        liveFps: z
+          .number()
+          .min(0)
+          .max(30)
+          .default(4)
+          .describe('live tile images per second sent to each page, at most (anomalous tiles first)'),
+        stripLines: z
+          .number()
+          .int()
+          .min(256)
+          .default(2048)
+          .describe('line-scan: web lines kept for the strip and for defect crops (memory: lines x web width x 7 bytes)'),
+        stripScale: z.number().int().min(1).max(16).default(4).describe('line-scan: the strip is this many times smaller than the web'),
+        timelineSeconds: z.number().int().min(10).max(3600).default(300).describe('length of the score timeline'),
+        pageBufferKb: z
+          .number()
+          .int()
+          .min(16)
+          .default(2048)
+          .describe(
+            'a page with more than this unsent gets no updates until it catches up (counted): a slow page never holds memory or the pipeline',
+          ),
+        gallery: z
+          .object({
+            maxItems: z.number().int().min(1).default(500).describe('oldest items go beyond this many'),
+            maxMb: z.number().min(1).default(500).describe('oldest items go beyond this size on disk'),
+            minFreeMb: z
+              .number()
+              .min(0)
+              .default(1024)
+              .describe('no new item is kept while the disk has less free space (never fills the disk)'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

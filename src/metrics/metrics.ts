@@ -122,6 +122,17 @@ export class PipelineMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly uiPages = new Gauge({
+    name: 'patchline_ui_pages',
+    help: 'Operator pages connected to the live feed',
+    registers: [this.registry],
+  });
+  readonly uiDropped = new Counter({
+    name: 'patchline_ui_dropped_total',
+    help: 'Operator page updates not sent (a slow page, over its rate), or gallery items not kept (busy disk, disk low), by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly up = new Gauge({
     name: 'patchline_pipeline_up',
     help: '1 while the pipeline runs, 0 after it stopped or failed',

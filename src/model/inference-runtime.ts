@@ -11,6 +11,9 @@ export interface LoadedSession extends LoadResult {
   name: string;
 }
 
+/** A worker that does not release its sessions within this (a run stuck in it) is ended anyway. */
+const RELEASE_TIMEOUT_MS = 10_000;
+
 export class InferenceRuntime {
   private readonly client: WorkerClient<WorkerRequest>;
   readonly options: SessionOptions;
@@ -58,7 +61,18 @@ export class InferenceRuntime {
     await this.client.request({ type: 'release', name });
   }
 
-  close(): Promise<void> {
-    return this.client.close();
+  /**
+   * Releases every session, then ends the worker. Terminating a worker does not run
+   * onnxruntime's finalizers: without the release, each closed runtime (a replaced bank) would
+   * leave its sessions' native memory behind.
+   */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.client.request({ type: 'release-all' }).catch(() => undefined),
+      new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    await this.client.close();
   }
 }

@@ -90,6 +90,12 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<unknown> {
       sessions.delete(msg.name);
       return undefined;
     }
+    case 'release-all': {
+      await runs;
+      for (const s of sessions.values()) await s.release();
+      sessions.clear();
+      return undefined;
+    }
   }
 }
 

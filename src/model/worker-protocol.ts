@@ -12,7 +12,9 @@ export interface SessionOptions {
 export type WorkerRequest =
   | { type: 'load'; name: string; model: Uint8Array | string; options: SessionOptions }
   | { type: 'run'; chain: string[]; feeds: TensorMap; keep?: string[]; outputs?: string[] }
-  | { type: 'release'; name: string };
+  | { type: 'release'; name: string }
+  /** Releases every session: onnxruntime's native memory is freed before the worker ends. */
+  | { type: 'release-all' };
 
 export interface LoadResult {
   inputNames: string[];

@@ -36,6 +36,8 @@ export interface Pipeline {
   queue: FrameQueue<Frame>;
   /** The simulated web, for the synthetic source (ground truth of injected defects). */
   web?: SyntheticWeb;
+  /** Line-scan tiling (its webWidth is set from the first chunk for cameras). */
+  geometry?: TileGeometry;
 }
 
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
@@ -118,6 +120,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       ? scored.pipe(mergeWebRegions(() => pixels.webMap(geometry, config.pipeline.minRegionArea, config.linescan), threshold))
       : scored,
     queue,
+    ...(lineScan ? { geometry } : {}),
     ...(source.kind === 'lines' && source.web ? { web: source.web } : {}),
   };
 }

@@ -5,7 +5,8 @@
 //   4. run statistics (status line, demo summary, result rate)
 //   5. Sparkplug B DDATA (mqtt.sparkplug.enabled)
 //   6. the local results file (output.resultsFile), the same payload as MQTT
-//   7. the embedding program's own callback (demo, benchmarks)
+//   7. the operator page (ui.enabled): live tiles, web strip, timeline, defect gallery
+//   8. the embedding program's own callback (demo, benchmarks)
 import type { Config } from '../config/schema.js';
 import type { ScoredFrame } from '../core/frame.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
@@ -23,6 +24,7 @@ export interface SinkParts {
   publisher: MqttPublisher;
   stats: RunStats;
   sparkplug?: SparkplugNode;
+  operator?: ResultSink;
   onResult?: (f: ScoredFrame) => void;
   log: (s: string) => void;
 }
@@ -37,6 +39,7 @@ export function resultSinks(p: SinkParts): ResultSink[] {
   ];
   if (p.sparkplug) sinks.push(p.sparkplug);
   if (c.output.resultsFile) sinks.push(new ResultsFileSink(c.output.resultsFile, p.log));
+  if (p.operator) sinks.push(p.operator);
   const onResult = p.onResult;
   if (onResult) sinks.push({ name: 'result callback', handle: ({ frame }) => onResult(frame), close: async () => {} });
   return sinks;

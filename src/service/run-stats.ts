@@ -19,12 +19,20 @@ export class RunStats implements ResultSink {
     if (frame.isAnomaly) this.anomalies++;
     this.regions += frame.regions.length;
     this.last = frame;
-    this.recent.push(Date.now());
+    const now = Date.now();
+    this.recent.push(now);
+    this.forget(now);
+  }
+
+  private forget(now: number): void {
+    let old = 0;
+    while (old < this.recent.length && this.recent[old]! < now - RATE_WINDOW_MS) old++;
+    if (old > 0) this.recent.splice(0, old);
   }
 
   /** Results per second over the last 5 s. */
   framesPerSecond(now = Date.now()): number {
-    while (this.recent.length > 0 && this.recent[0]! < now - RATE_WINDOW_MS) this.recent.shift();
+    this.forget(now);
     return this.recent.length / (RATE_WINDOW_MS / 1000);
   }
 

@@ -26,6 +26,8 @@ import { startLocalBroker, type LocalBroker } from './local-broker.js';
 import { checkBrokerUrl, checkSource, readTlsFiles, StartupError } from './preflight.js';
 import { resultSinks } from './result-sinks.js';
 import { RunStats } from './run-stats.js';
+import { isLineScan } from '../capture/create-source.js';
+import { OperatorPage } from '../ui/operator-page.js';
 
 export class InspectionService {
   readonly metrics = new PipelineMetrics();
@@ -33,6 +35,9 @@ export class InspectionService {
   readonly health: Health;
   mqttUrl?: string;
   metricsUrl?: string;
+  /** The operator page (ui.enabled). */
+  pageUrl?: string;
+  private page?: OperatorPage;
   private slot?: ModelSlot;
   private broker?: LocalBroker;
   private http?: Awaited<ReturnType<typeof startMetricsServer>>;
@@ -171,12 +176,35 @@ export class InspectionService {
         this.metrics,
       );
     }
+    if (c.ui.enabled) {
+      this.page = await OperatorPage.start({
+        config: c,
+        lineScan: isLineScan(c),
+        tile: { width: m.input.width, height: m.input.height },
+        webWidth: () => this.pipeline?.geometry?.webWidth ?? 0,
+        status: () => ({
+          source: this.health.source,
+          framesPerSecond: this.stats.framesPerSecond(),
+          framesOut: this.stats.framesOut,
+          anomalies: this.stats.anomalies,
+          queueDepth: this.queueDepth,
+          bank: this.slot!.current.bankId,
+          threshold: this.slot!.current.model.threshold,
+          providers: this.slot!.current.model.providers,
+          mqttConnected: this.mqttConnected,
+        }),
+        metrics: this.metrics,
+        log: this.log,
+      });
+      this.pageUrl = this.page.url;
+    }
     this.sinks = resultSinks({
       config: c,
       metrics: this.metrics,
       publisher: this.publisher,
       stats: this.stats,
       sparkplug: this.sparkplug,
+      operator: this.page?.sink,
       onResult: this.onResult,
       log: this.log,
     });
@@ -338,6 +366,7 @@ export class InspectionService {
     const sinks =
       this.sinks.length > 0 ? this.sinks : [this.publisher, this.sparkplug].filter((s): s is NonNullable<typeof s> => s !== undefined);
     await closeSinks(sinks, this.log);
+    await this.page?.close();
     await this.slot?.close();
     await this.pixels?.close();
     await this.http?.close();

@@ -1,6 +1,8 @@
 // `patchline demo`: the product on embedded defaults. Teaches PatchCore a defect-free simulated
 // textile web, then inspects a web with injected defects through the full service: line-scan
 // tiling, the worker, MQTT (an in-process broker), Prometheus metrics, heat-map images.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import type { DefectRegion } from '../../core/frame.js';
@@ -19,15 +21,33 @@ import { runService } from './run.js';
 export const demoCommand: CommandSpec = {
   name: 'demo',
   summary: 'self-contained demo: fit on a simulated web, inspect a web with defects, publish over MQTT',
-  usage: ['patchline demo [--out DIR] [--lines N] [--model-dir DIR]'],
+  usage: ['patchline demo [--out DIR] [--lines N] [--line-rate N] [--serve] [--ui-port PORT] [--model-dir DIR]'],
   options: {
     out: { type: 'string', value: 'DIR', default: 'patchline-demo', help: 'training tiles, bank and heat-map images go here' },
     lines: { type: 'string', value: 'N', default: '3000', help: 'web lines to inspect (0 = endless, stop with Ctrl-C)' },
     'metrics-port': { type: 'string', value: 'PORT', default: '9464', help: 'port of /metrics, /healthz, /readyz (0 = any free port)' },
+    'ui-port': { type: 'string', value: 'PORT', default: '8080', help: 'port of the operator page (0 = any free port)' },
+    'line-rate': {
+      type: 'string',
+      value: 'N',
+      default: '0',
+      help: 'web lines per second (0 = as fast as the box scores them; e.g. 300 to watch the page live)',
+    },
+    serve: { type: 'boolean', help: 'keep the operator page up after the web ends, until Ctrl-C' },
     'model-dir': MODEL_DIR_OPTION,
     quiet: { type: 'boolean', help: 'no live status line' },
   },
 };
+
+/** The demo's write token for the operator page, made once and kept beside its data. */
+function demoToken(out: string): string {
+  const file = join(out, 'ui-token');
+  if (!existsSync(file)) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(file, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
+  }
+  return file;
+}
 
 /** A region "finds" a defect when its box, grown by 8 px, contains the defect's centre. */
 function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number } {
@@ -67,12 +87,21 @@ export async function runDemo(argv: string[]): Promise<void> {
 
   const config: Config = {
     ...defaultConfig(),
-    source: { type: 'synthetic-web', width: WEB_WIDTH, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
+    source: {
+      type: 'synthetic-web',
+      width: WEB_WIDTH,
+      linesPerChunk: 64,
+      linesPerSecond: intOption(cmd, v, 'line-rate', 0),
+      seed: 1,
+      defectEvery: 700,
+      lines,
+    },
     model: { ...defaultConfig().model, bank: bankPath, modelDir: models },
     // The simulated camera runs as fast as the pipeline takes lines: wait instead of dropping.
     pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' },
     metrics: { enabled: true, host: '127.0.0.1', port: intOption(cmd, v, 'metrics-port', 0) },
     output: { heatmapDir: join(out, 'heatmaps') },
+    ui: { ...defaultConfig().ui, port: intOption(cmd, v, 'ui-port', 0), dataDir: join(out, 'ui'), tokenFile: demoToken(out) },
   };
   log(`demo: 2/2 inspecting ${lines || 'endless'} lines of a ${WEB_WIDTH}-px web with injected defects`);
   const regions: DefectRegion[] = [];
@@ -91,25 +120,41 @@ export async function runDemo(argv: string[]): Promise<void> {
     return client;
   };
   let watcher: Awaited<ReturnType<typeof watch>> | undefined;
-  const code = await runService(service, Boolean(v.quiet), log, async () => {
-    watcher = await watch();
+  const summary = async () => {
+    // The last results may still be on their way to the subscriber.
+    for (const until = Date.now() + 3000; received < service.stats.framesOut && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 50));
+    await watcher?.endAsync();
+    const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1, defectEvery: 700 });
+    const injected = web
+      .defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0))
+      .filter((d) => d.line + d.halfLength < (lines || Infinity));
+    const { found, falseRegions } = matchDefects(injected, regions);
+    process.stdout.write(
+      [
+        '',
+        `patchline demo: ${service.stats.framesOut} tiles scored (${(service.stats.framesOut / ((Date.now() - service.stats.startedAt) / 1000)).toFixed(1)} tiles/s including start-up), ${service.stats.anomalies} anomalous`,
+        `  defects injected: ${injected.length}, found: ${found}, regions not matching a defect: ${falseRegions}`,
+        `  MQTT results received by a subscriber: ${received}`,
+        `  heat maps of anomalous tiles: ${join(out, 'heatmaps')}`,
+        service.pageUrl
+          ? `  operator page: ${service.pageUrl} (gallery in ${join(out, 'ui')}; reviewed images in ${join(out, 'ui', 'reviewed')}, for 'patchline eval --data')${v.serve ? '' : '; add --serve to keep it up after the web ends'}`
+          : '',
+        example ? `  example result: ${example.slice(0, 600)}${example.length > 600 ? '…' : ''}` : '',
+        '',
+      ].join('\n'),
+    );
+  };
+  const token = readFileSync(config.ui.tokenFile!, 'utf8').trim();
+  const code = await runService(service, {
+    quiet: Boolean(v.quiet),
+    log,
+    onStarted: async () => {
+      watcher = await watch();
+      if (service.pageUrl) log(`demo: operator page ${service.pageUrl} (to review defects there, unlock with the token ${token})`);
+    },
+    onDone: summary,
+    keepServing: Boolean(v.serve),
   });
-  await watcher?.endAsync();
-  const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1, defectEvery: 700 });
-  const injected = web
-    .defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0))
-    .filter((d) => d.line + d.halfLength < (lines || Infinity));
-  const { found, falseRegions } = matchDefects(injected, regions);
-  process.stdout.write(
-    [
-      '',
-      `patchline demo: ${service.stats.framesOut} tiles scored (${(service.stats.framesOut / ((Date.now() - service.stats.startedAt) / 1000)).toFixed(1)} tiles/s including start-up), ${service.stats.anomalies} anomalous`,
-      `  defects injected: ${injected.length}, found: ${found}, regions not matching a defect: ${falseRegions}`,
-      `  MQTT results received by a subscriber: ${received}`,
-      `  heat maps of anomalous tiles: ${join(out, 'heatmaps')}`,
-      example ? `  example result: ${example.slice(0, 600)}${example.length > 600 ? '…' : ''}` : '',
-      '',
-    ].join('\n'),
-  );
   if (code !== 0) throw new Error('the inspection service failed (see above)');
 }

@@ -57,10 +57,17 @@ export function startStatusLine(service: InspectionService, quiet: boolean): () 
 /** Runs a service until its source ends or a signal arrives; returns the exit code. */
 export async function runService(
   service: InspectionService,
-  quiet: boolean,
-  log: (s: string) => void,
-  onStarted?: () => Promise<void>,
+  opts: {
+    quiet: boolean;
+    log: (s: string) => void;
+    onStarted?: () => Promise<void>;
+    /** When the source has ended and every frame is handled (before stopping). */
+    onDone?: () => Promise<void> | void;
+    /** After the source ends, keep the service (its operator page) up until a signal. */
+    keepServing?: boolean;
+  },
 ): Promise<number> {
+  const { quiet, log, onStarted, onDone, keepServing = false } = opts;
   const systemd = systemdNotifier(process.env, log);
   const stopExtending = systemd.starting();
   try {
@@ -73,13 +80,17 @@ export async function runService(
   // The event loop is responsive (this timer runs) and the pipeline has not failed.
   const stopWatchdog = systemd.watchdog(() => service.alive().ok);
   log(
-    `running: metrics at ${service.metricsUrl ?? '(disabled)'}/metrics, MQTT ${service.mqttUrl}, topics ${service.config.mqtt.prefix}/${service.config.line}/${service.config.camera}/{result,heatmap,status}`,
+    `running: metrics at ${service.metricsUrl ?? '(disabled)'}/metrics, MQTT ${service.mqttUrl}, topics ${service.config.mqtt.prefix}/${service.config.line}/${service.config.camera}/{result,heatmap,status}` +
+      (service.pageUrl ? `, operator page ${service.pageUrl}` : ''),
   );
   const stopStatus = startStatusLine(service, quiet);
   let signalled = false;
+  let signal: () => void = () => {};
+  const signalledOnce = new Promise<void>((r) => (signal = r));
   const onSignal = (sig: string) => {
     if (signalled) return;
     signalled = true;
+    signal();
     log(`\n${sig}: stopping the source and draining`);
     systemd.stopping();
     void service.stop();
@@ -87,6 +98,12 @@ export async function runService(
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   await service.done();
+  await onDone?.();
+  if (keepServing && !signalled && service.pageUrl) {
+    stopStatus();
+    log(`the web has ended; the operator page stays at ${service.pageUrl} until Ctrl-C`);
+    await signalledOnce;
+  }
   stopStatus();
   stopWatchdog();
   if (!signalled) await service.stop();
@@ -111,6 +128,6 @@ export async function runRun(argv: string[]): Promise<void> {
   const config = loadConfigOrUsage(file, (v.set as string[] | undefined) ?? []);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const service = new InspectionService(config, log);
-  const code = await runService(service, Boolean(v.quiet), log);
+  const code = await runService(service, { quiet: Boolean(v.quiet), log });
   if (code !== 0) throw new Error(service.error?.message ?? 'pipeline failed');
 }

@@ -1,0 +1,17 @@
+// Debian's chromium driven by playwright-core (no browser download), for the operator page's
+// tests. Root needs --no-sandbox. A test without chromium is skipped loudly.
+import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = process.env.PATCHLINE_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launchBrowser(t: TestContext): Promise<Browser | undefined> {
+  if (!existsSync(CHROMIUM)) {
+    const msg = `SKIPPED: ${CHROMIUM} is absent (apt-get install chromium; scripts/setup.sh --tests installs it)`;
+    process.stderr.write(`\n!!! ${msg}\n`);
+    t.skip(msg);
+    return undefined;
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { cpus, totalmem } from 'node:os';
 import { eventLoopDelay, headVsBackbone } from './foundation.js';
 import { formatRow, TABLE_HEAD, type BenchRow } from './stats.js';
-import { streamingBenchmark } from './streaming.js';
+import { pagesBenchmark, streamingBenchmark } from './streaming.js';
 import { configurationBenchmark } from './configurations.js';
 
 const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
@@ -13,6 +13,7 @@ const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRo
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
   'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, default pipeline: batch 1, 2 in flight)': () =>
     streamingBenchmark(),
+  'Operator page: streaming with 5 pages connected vs none (synthetic web, MobileNetV2)': () => pagesBenchmark(),
   'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) =>
     configurationBenchmark({ ...configurationOptions, onRow }),
 };

@@ -4,6 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { defaultConfig } from '../src/config/load.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
 import type { ScoredFrame } from '../src/core/frame.js';
@@ -26,14 +27,23 @@ async function webBank(backboneRef: string, layers: string[], dir: string): Prom
   ).path;
 }
 
-async function streamOnce(name: string, bank: string, lines: number): Promise<BenchRow[]> {
+interface StreamRun {
+  fps: number;
+  cpu: number;
+  results: { at: number; f: ScoredFrame }[];
+}
+
+/** One run of the service on the synthetic web; `pages` operator pages watch it (reading everything they get). */
+async function stream(bank: string, lines: number, pages = 0): Promise<StreamRun> {
   const results: { at: number; f: ScoredFrame }[] = [];
+  const d = defaultConfig();
   const config = {
-    ...defaultConfig(),
+    ...d,
     source: { type: 'synthetic-web' as const, width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
-    model: { ...defaultConfig().model, bank, modelDir: modelDir() },
-    pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' as const },
+    model: { ...d.model, bank, modelDir: modelDir() },
+    pipeline: { ...d.pipeline, queuePolicy: 'block' as const },
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+    ui: { ...d.ui, enabled: pages > 0, port: 0, dataDir: mkdtempSync(join(tmpdir(), 'patchline-bench-ui-')) },
   };
   const service = new InspectionService(
     config,
@@ -41,18 +51,57 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
     (f) => results.push({ at: performance.now(), f }),
   );
   await service.start();
+  const clients = await Promise.all(
+    Array.from({ length: pages }, async () => {
+      const ws = new WebSocket(`${service.pageUrl!.replace('http', 'ws')}/live`);
+      await new Promise((r) => ws.once('open', r));
+      ws.on('message', () => undefined);
+      return ws;
+    }),
+  );
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await service.done();
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  for (const ws of clients) ws.terminate();
   await service.stop();
   // Steady state: from the 5th result to the last.
   const steady = results.slice(4);
-  const fps = (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000);
+  return { fps: (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000), cpu: (cpu.user + cpu.system) / 1000 / wall, results };
+}
+
+/** The operator page must not slow the pipeline: frames/s with 5 pages vs none, runs interleaved. */
+export async function pagesBenchmark(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-pages-'));
+  const bank = await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
+  const none: number[] = [];
+  const five: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    none.push((await stream(bank, 3000, 0)).fps);
+    five.push((await stream(bank, 3000, 5)).fps);
+  }
+  return [
+    {
+      name: 'MobileNetV2 int8, no operator page: frames/s (median of 3)',
+      value: median(none),
+      unit: `frames/s (${none.map((x) => x.toFixed(1)).join(', ')})`,
+    },
+    {
+      name: 'MobileNetV2 int8, 5 pages connected: frames/s (median of 3)',
+      value: median(five),
+      unit: `frames/s (${five.map((x) => x.toFixed(1)).join(', ')})`,
+    },
+    { name: 'with 5 pages / without (target >= 0.95)', value: median(five) / median(none), unit: 'ratio' },
+  ];
+}
+
+async function streamOnce(name: string, bank: string, lines: number): Promise<BenchRow[]> {
+  const { fps, cpu, results } = await stream(bank, lines);
+  const steady = results.slice(4);
   const rows: BenchRow[] = [
     { name: `${name}: frames/s (steady state, ${results.length} tiles of 224x224)`, value: fps, unit: 'frames/s' },
-    { name: `${name}: CPU busy`, value: (cpu.user + cpu.system) / 1000 / wall, unit: `cores of ${cpus().length}` },
+    { name: `${name}: CPU busy`, value: cpu, unit: `cores of ${cpus().length}` },
   ];
   for (const stage of ['queue', 'preprocess', 'inference', 'postprocess', 'publish', 'total']) {
     const xs = steady.map(({ f }) =>

@@ -26,6 +26,7 @@ import { startLocalBroker, type LocalBroker } from './local-broker.js';
 import { checkBrokerUrl, checkSource, readTlsFiles, StartupError } from './preflight.js';
 import { resultSinks } from './result-sinks.js';
 import { RunStats } from './run-stats.js';
+import { RuntimePair } from './runtime-pair.js';
 import { isLineScan } from '../capture/create-source.js';
 import { OperatorPage } from '../ui/operator-page.js';
 
@@ -52,6 +53,15 @@ export class InspectionService {
   private finished?: Promise<void>;
   private running = false;
   private failure?: Error;
+  private readonly runtimes = new RuntimePair(
+    () =>
+      new InferenceRuntime({
+        ...(this.config.model.threads ? { intraOpThreads: this.config.model.threads } : {}),
+        executionProviders: providerConfigs(this.config.model.executionProviders, this.config.model.tensorrt),
+      }),
+  );
+  /** Session names of successive models stay apart within a worker. */
+  private models = 0;
 
   constructor(
     readonly config: Config,
@@ -270,29 +280,29 @@ export class InspectionService {
   }
 
   /**
-   * A warmed-up model for a bank in an inference worker of its own: a reload loads beside the
-   * running model without making its batches wait, and disposing it frees all it held.
+   * A warmed-up model for a bank, in the inference worker the running model does not use: a
+   * reload loads beside it without making its batches wait; disposing it releases its sessions.
    */
   private async createModel(bank: StoredBank, bankId: string): Promise<ActiveModel> {
     const c = this.config;
     const m = bank.manifest;
     const backbone = bankBackbone(m, { backbone: c.model.backbone, modelDir: c.model.modelDir });
-    const runtime = new InferenceRuntime({
-      ...(c.model.threads ? { intraOpThreads: c.model.threads } : {}),
-      executionProviders: providerConfigs(c.model.executionProviders, c.model.tensorrt),
-    });
+    const { runtime, release } = await this.runtimes.next();
+    let model: PatchCore | undefined;
     try {
-      const model = await PatchCore.load(runtime, bank, backbone, {
-        prefix: 'model',
+      model = await PatchCore.load(runtime, bank, backbone, {
+        prefix: `model${this.models++}`,
         fused: c.model.fused,
         maps: 'graph',
         maxBatch: c.pipeline.batchSize,
       });
       // Warm-up: the first real frame should not pay for lazy initialisation.
       await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });
-      return { model, bankId, dispose: () => runtime.close() };
+      const loaded = model;
+      return { model: loaded, bankId, dispose: () => loaded.release().finally(release) };
     } catch (e) {
-      await runtime.close();
+      await model?.release().catch(() => undefined);
+      release();
       throw e;
     }
   }
@@ -368,6 +378,7 @@ export class InspectionService {
     await closeSinks(sinks, this.log);
     await this.page?.close();
     await this.slot?.close();
+    await this.runtimes.close();
     await this.pixels?.close();
     await this.http?.close();
     await this.broker?.close();

@@ -5,7 +5,8 @@
 #   - dist/ (compiled CLI)
 #   - with --model: the default backbone in the models directory ($PATCHLINE_MODEL_DIR or
 #     ./models), downloaded and sha256-checked when absent
-#   - with --tests: Debian's torch, torchvision and onnx, for the export tool's tests
+#   - with --tests: Debian's torch, torchvision and onnx, for the export tool's tests, and
+#     chromium, for the operator page's browser tests
 #   - with --bench: those plus faiss, scikit-learn, scipy, tqdm and Pillow, what
 #     amazon-science/patchcore-inspection needs for `npm run bench -- --reference DIR`
 # Safe to run again: each step is skipped when already done.
@@ -34,7 +35,8 @@ fi
 
 # The shellcheck and systemd-analyze (systemd) tools let the tests check the deployment scripts and unit.
 apt_packages=(libopencv-dev mosquitto mosquitto-clients shellcheck systemd)
-if [ "$want_tests" -eq 1 ]; then apt_packages+=(python3-torch python3-torchvision python3-onnx python3-numpy); fi
+# chromium: the operator page's tests drive it through playwright-core (no browser download).
+if [ "$want_tests" -eq 1 ]; then apt_packages+=(python3-torch python3-torchvision python3-onnx python3-numpy chromium); fi
 if [ "$want_bench" -eq 1 ]; then apt_packages+=(python3-faiss python3-sklearn python3-scipy python3-tqdm python3-pil); fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -12,8 +12,16 @@ export interface Page {
   dropped: number;
 }
 
+/** Tiles a page gets when it connects (the live panel is not empty after the line stops). */
+const RECENT_TILES = 6;
+
 export class LiveHub {
   private readonly pages = new Set<Page>();
+  /** Packed binary frames: the last tiles (oldest first) and the last of each other kind. */
+  private readonly recentTiles: Uint8Array[] = [];
+  private readonly latest = new Map<string, Uint8Array>();
+  /** With no page connected, a tile a second is still kept for the next page. */
+  private readonly idle = new RateLimiter(1);
 
   constructor(
     private readonly opts: { liveFps: number; maxBufferedBytes: number },
@@ -30,6 +38,7 @@ export class LiveHub {
     ws.on('close', () => this.pages.delete(page));
     ws.on('error', () => this.pages.delete(page));
     for (const m of hello) this.send(page, 'hello', JSON.stringify(m));
+    for (const frame of [...this.recentTiles, ...this.latest.values()]) this.send(page, 'hello', frame);
     return page;
   }
 
@@ -43,14 +52,17 @@ export class LiveHub {
     return true;
   }
 
-  /** Whether any page would take a tile now (so the JPEG is only encoded when someone sees it). */
+  /** Whether a tile should be encoded now: a page would take it, or (no page) one a second for later. */
   wantsTile(priority: boolean): boolean {
+    if (this.pages.size === 0) return this.idle.take(priority);
     for (const p of this.pages) if (p.tiles.peek(priority) && p.ws.bufferedAmount <= this.opts.maxBufferedBytes) return true;
     return false;
   }
 
   sendTile(header: BinaryHeader, jpeg: Uint8Array, priority: boolean): void {
     const frame = packBinary(header, jpeg);
+    this.recentTiles.push(frame);
+    if (this.recentTiles.length > RECENT_TILES) this.recentTiles.shift();
     for (const p of this.pages) {
       if (p.tiles.take(priority)) this.send(p, 'tile', frame);
     }
@@ -58,6 +70,7 @@ export class LiveHub {
 
   sendBinary(kind: string, header: BinaryHeader, payload: Uint8Array): void {
     const frame = packBinary(header, payload);
+    this.latest.set(kind, frame);
     for (const p of this.pages) this.send(p, kind, frame);
   }
 

@@ -1,6 +1,8 @@
 // The last lines of a line-scan web as the service saw them (RGB, and the anomaly map), in a
 // ring buffer filled from tiles: gallery crops of defects come from here, and the page's web
-// strip is a scaled copy. Rows are copied whole (no per-pixel loop on the event loop).
+// strip is a scaled copy. RGB rows are copied whole (tiles agree where they overlap); maps of
+// overlapping tiles differ near their borders, so the display map keeps the larger value (a
+// defect at a tile border is never cut in half).
 import type { Image8 } from '../core/image.js';
 
 export class RollingWeb {
@@ -36,7 +38,10 @@ export class RollingWeb {
       if (l >= this.end) this.extend(l + 1);
       const row = (l % this.capacity) * this.webWidth;
       this.rgb.set(tile.data.subarray(y * w * 3, (y + 1) * w * 3), (row + x) * 3);
-      if (map) this.map.set(map.subarray(y * w, (y + 1) * w), row + x);
+      if (map) {
+        const to = row + x;
+        for (let i = 0, from = y * w; i < w; i++, from++) if (map[from]! > this.map[to + i]!) this.map[to + i] = map[from]!;
+      }
     }
   }
 

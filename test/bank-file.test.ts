@@ -1,6 +1,7 @@
 // The bank file refuses truncated, corrupted, foreign-version files and a different backbone.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,24 @@ describe('bank file', () => {
     await assert.rejects(
       () => readBank(p),
       (e: Error) => e.message.startsWith(p) && /manifest is invalid: input/.test(e.message),
+    );
+    // A manifest that is not JSON at all (the checksum is rebuilt so only the JSON is wrong).
+    const good = readFileSync(p);
+    const headerLen = Number(good.readBigUInt64LE(0));
+    const header = JSON.parse(good.subarray(8, 8 + headerLen).toString());
+    header.__metadata__.manifest = '{not json';
+    header.__metadata__.checksum = createHash('sha256')
+      .update(JSON.stringify([header.__metadata__.format, header.__metadata__.version, header.bank, header.__metadata__.manifest]))
+      .digest('hex');
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (json.length % 8)) % 8);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    const notJson = join(dir, 'not-json.bank');
+    writeFileSync(notJson, Buffer.concat([len, Buffer.from(json), good.subarray(8 + headerLen)]));
+    await assert.rejects(
+      () => readBank(notJson),
+      (e: Error) => e.message.startsWith(notJson) && /manifest is not JSON/.test(e.message),
     );
     const m = manifest('x.onnx', 'a'.repeat(64));
     const q = join(dir, 'no-threshold.bank');

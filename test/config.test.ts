@@ -44,6 +44,12 @@ describe('config', () => {
     assert.throws(() => loadConfig(join(dir, 'broken.yaml')), /broken\.yaml: not valid YAML/);
     assert.throws(() => loadConfig(undefined, ['pipeline.batchSize=0']), /pipeline\.batchSize: Too small.*after --set/);
     assert.equal(loadConfig(undefined, ['pipeline.batchSize=8', 'mqtt.url=mqtt://b:1883']).pipeline.batchSize, 8);
+    // Timers hold at most 2^31-1 ms; a prototype key must not reach Object.prototype.
+    assert.throws(() => loadConfig(undefined, ['pipeline.drainTimeoutMs=3000000000']), /pipeline\.drainTimeoutMs: Too big/);
+    assert.throws(() => loadConfig(undefined, ['source.type=folder', 'source.path=/x', 'source.pollMs=3e9']), /source\.pollMs: Too big/);
+    assert.throws(() => loadConfig(undefined, ['__proto__.bank=x']), /'__proto__' is not a config field/);
+    assert.throws(() => loadConfig(undefined, ['model.constructor.prototype.x=1']), /'constructor' is not a config field/);
+    assert.equal(({} as Record<string, unknown>).bank, undefined);
   });
 
   test('CLI: exit 2 with the field; --print-defaults; --json-schema; docs table is current', () => {

@@ -3,7 +3,7 @@
 // threshold, a prompt shutdown, an honest last will, and stall detection.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
 import { readBank, writeBank } from '../src/patchcore/bank-file.js';
+import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { statusSchema } from '../src/publish/payload-schema.js';
 import { Health } from '../src/service/health.js';
 import { InspectionService } from '../src/service/service.js';
@@ -262,6 +264,64 @@ describe('fault campaign', { skip: !haveModel }, () => {
     assert.equal(statusSchema.safeParse(will).success, true);
     const online = statuses.find((s) => (s as { state: string }).state === 'online') as Record<string, unknown>;
     assert.ok(Date.now() - Date.parse(String(online.since)) < 60_000);
+  });
+
+  test('a watched folder that is unmounted is reported down (metric, status, /readyz) while the service runs on, and picked up again', async () => {
+    const cv = await loadOpenCV();
+    const dir = mkdtempSync(join(tmpdir(), 'patchline-mount-'));
+    const images = join(dir, 'in');
+    mkdirSync(images);
+    const web = new SyntheticWeb({ width: 224, seed: 5, defectEvery: 0 });
+    const put = (name: string, i: number) =>
+      cv.imwrite(join(images, name), new cv.Mat(Buffer.from(web.render(i * 224, 224)), 224, 224, cv.CV_8UC3));
+    put('a.png', 0);
+    const port = await freePort();
+    const d = defaultConfig();
+    const statuses: { source?: { up: boolean } }[] = [];
+    const sub = await mqtt.connectAsync(broker.url);
+    sub.on('message', (topic, p) => {
+      if (topic.endsWith('/mount-cam/status')) statuses.push(JSON.parse(p.toString()));
+    });
+    await sub.subscribeAsync('patchline/+/mount-cam/status', { qos: 1 });
+    const service = new InspectionService(
+      {
+        ...d,
+        camera: 'mount-cam',
+        source: {
+          type: 'folder',
+          path: images,
+          watch: true,
+          pollMs: 100,
+          settleMs: 0,
+          retries: 3,
+          maxFileMb: 64,
+          maxPixels: 50_000_000,
+          readTimeoutMs: 5000,
+        },
+        model: { ...d.model, bank, modelDir: models, threads: 1 },
+        mqtt: { ...d.mqtt, url: broker.url },
+        metrics: { enabled: true, host: '127.0.0.1', port },
+        ui: { ...d.ui, port: 0 },
+      },
+      () => {},
+    );
+    await service.start();
+    await waitFor(() => service.stats.framesOut >= 1, 'the first image');
+    renameSync(images, `${images}.unmounted`);
+    await waitFor(() => !service.health.source.up, 'the source to be reported down', [], 10_000);
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.match(await readyz.text(), /source down: cannot read folder .*ENOENT/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'alive: no restart for a missing folder');
+    assert.match(await service.metrics.text(), /^patchline_source_up 0$/m);
+    renameSync(`${images}.unmounted`, images);
+    put('b.png', 1);
+    await waitFor(() => service.stats.framesOut >= 2, 'the image after the folder returned');
+    assert.equal(service.health.source.up, true);
+    assert.match(await service.metrics.text(), /^patchline_source_up 1$/m);
+    await service.stop();
+    await sub.endAsync();
+    assert.ok(statuses.some((s) => s.source?.up === false) && statuses.at(-1)?.source !== undefined, JSON.stringify(statuses));
   });
 
   test('SIGTERM with nothing in flight exits well before drainTimeoutMs', async () => {

@@ -169,10 +169,12 @@ const scrape = async () => {
     return '';
   }
 };
-const metric = (text: string, name: string, labels = '') => {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-};
+/** A metric's value, summed over its label sets unless `labels` picks one. */
+const metric = (text: string, name: string, labels = '') =>
+  text
+    .split('\n')
+    .filter((l) => (labels ? l.startsWith(`${name}${labels} `) : l.startsWith(`${name} `) || l.startsWith(`${name}{`)))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 const rssMb = () => {
   try {
     return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;

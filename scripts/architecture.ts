@@ -20,6 +20,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
   publish: ['core', 'imaging', 'metrics'],
   pipeline: ['core', 'capture', 'config', 'imaging', 'linescan', 'metrics', 'patchcore', 'preprocess'],
   eval: ['core', 'imaging', 'io', 'model', 'patchcore', 'preprocess'],
+  recipes: ['core', 'imaging', 'io', 'model', 'patchcore', 'preprocess'],
   ui: ['core', 'config', 'imaging', 'metrics', 'preprocess', 'publish'],
   service: [
     'core',
@@ -34,6 +35,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
     'pipeline',
     'preprocess',
     'publish',
+    'recipes',
     'ui',
   ],
   demo: [
@@ -48,6 +50,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
     'pipeline',
     'preprocess',
     'publish',
+    'recipes',
     'service',
     'ui',
   ],
@@ -66,6 +69,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
     'pipeline',
     'preprocess',
     'publish',
+    'recipes',
     'service',
     'ui',
   ],

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readNpy, readNpyFloat32 } from '../src/io/npy.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import { selectCoreset } from '../src/patchcore/coreset.js';
+import { continueCoresetOfPoints, PROJECTION_DIM, selectCoreset } from '../src/patchcore/coreset.js';
+import { seededRandom } from '../src/core/random.js';
 import { sharedPath } from './helpers/shared.js';
 
 function ints(path: string): number[] {
@@ -68,5 +69,39 @@ describe('greedy coreset vs reference', () => {
     assert.deepEqual(seen, [20, 40, 50]);
     const all = await selectCoreset(runtime, f, 16, { method: 'identity', percentage: 1 });
     assert.equal(all.length, n);
+  });
+
+  test('continued greedy equals exact k-center greedy started from the bank rows (brute force, float64)', async () => {
+    const rand = seededRandom(11);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const d = PROJECTION_DIM;
+    const n = 700;
+    const m = 60;
+    // New points: a shifted cluster beside the bank's, so the picks are far from the bank.
+    const points = Float32Array.from({ length: n * d }, (_, i) => gauss() + (i % d === 0 && i / d > n / 2 ? 4 : 0));
+    const bank = Float32Array.from({ length: m * d }, () => gauss());
+    const count = 70;
+    const dist = (a: Float32Array, i: number, b: Float32Array, j: number) => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (a[i * d + k]! - b[j * d + k]!) ** 2;
+      return Math.sqrt(s);
+    };
+    const expected: number[] = [];
+    const nearest = Array.from({ length: n }, (_, i) => Math.min(...Array.from({ length: m }, (_, j) => dist(points, i, bank, j))));
+    for (let step = 0; step < count; step++) {
+      let best = 0;
+      for (let i = 1; i < n; i++) if (nearest[i]! > nearest[best]!) best = i;
+      expected.push(best);
+      for (let i = 0; i < n; i++) nearest[i] = Math.min(nearest[i]!, dist(points, i, points, best));
+    }
+    const seen: number[] = [];
+    const picks = await continueCoresetOfPoints(runtime, points, bank, count, { chunk: 32 }, (done) => seen.push(done));
+    assert.deepEqual(Array.from(picks), expected);
+    assert.deepEqual(seen, [32, 64, 70]);
+    assert.ok(
+      expected.slice(0, 10).every((i) => i > n / 2),
+      'the first picks are the new cluster, farthest from the bank',
+    );
+    await assert.rejects(continueCoresetOfPoints(runtime, points, new Float32Array(0), 1), /at least one chosen row/);
   });
 });

@@ -13,7 +13,7 @@ import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { GalleryItem } from '../src/ui/protocol.js';
 import { InspectionService } from '../src/service/service.js';
-import { launchBrowser } from './helpers/browser.js';
+import { launchBrowser, SCREENSHOTS } from './helpers/browser.js';
 import { useTestCache } from './helpers/cache.js';
 import { SHARED_DIR } from './helpers/shared.js';
 import { fitWebBank } from './helpers/web-bank.js';
@@ -26,7 +26,6 @@ if (!haveModel)
 
 const TOKEN = 'operator-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const SCREENSHOTS = process.env.PATCHLINE_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'patchline-screens-'));
 
 async function waitFor<T>(what: () => T | Promise<T>, label: string, ms = 60_000): Promise<NonNullable<T>> {
   const until = Date.now() + ms;

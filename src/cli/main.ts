@@ -4,7 +4,9 @@ import { demoCommand, runDemo } from './commands/demo.js';
 import { embedCommand, runEmbed } from './commands/embed.js';
 import { evalCommand, runEval } from './commands/eval.js';
 import { fitCommand, runFit } from './commands/fit.js';
+import { runBank } from './commands/bank/index.js';
 import { runModel } from './commands/model/index.js';
+import { runTeach, teachCommand } from './commands/teach.js';
 import { configCommand, runConfig } from './commands/config.js';
 import { runCommand, runRun } from './commands/run.js';
 
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   eval: { summary: evalCommand.summary, run: runEval },
   model: { summary: 'backbone tools: list, inspect, fetch, check, fuse, providers', run: runModel },
   run: { summary: runCommand.summary, run: runRun },
+  teach: { summary: teachCommand.summary, run: runTeach },
+  bank: { summary: "a recipe's bank versions: list, import, activate, rollback, add, threshold, discard", run: runBank },
   config: { summary: configCommand.summary, run: runConfig },
 };
 

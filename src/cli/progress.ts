@@ -1,5 +1,7 @@
 // Progress with ETA on stderr: a live bar on a terminal, a line every few seconds otherwise
-// (journald, CI logs), so long fits and evals never look hung.
+// (journald, CI logs), so long fits and evals never look hung. With PATCHLINE_PROGRESS=json, one
+// JSON object a line ({"progress":label,"done","total","unit"}) for a program that follows it
+// (the service running a teach shows it on the operator page).
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -8,6 +10,22 @@ export interface Progress {
 }
 
 export function progress(label: string, total: number, unit = 'items'): Progress {
+  if (process.env.PATCHLINE_PROGRESS === 'json') {
+    let done = 0;
+    let last = 0;
+    const emit = () => process.stderr.write(`${JSON.stringify({ progress: label, done, total, unit })}\n`);
+    emit();
+    return {
+      tick(n = 1) {
+        done += n;
+        if (Date.now() - last > 250 || done === total) {
+          last = Date.now();
+          emit();
+        }
+      },
+      stop: emit,
+    };
+  }
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {

@@ -112,7 +112,13 @@ export const configSchema = z
       .prefault({}),
     model: z
       .object({
-        bank: z.string().min(1).optional().describe("bank file from 'patchline fit' (the demo fits its own)"),
+        bank: z.string().min(1).optional().describe("bank file from 'patchline fit' (the demo fits its own); or use recipe"),
+        recipe: z
+          .string()
+          .optional()
+          .describe(
+            'recipe (a key of `recipes`) whose active bank version runs, instead of model.bank; switched at run time by the page or the select-recipe command',
+          ),
         backbone: z.string().optional().describe("backbone instead of the bank's (same file: sha256 is checked)"),
         modelDir: z.string().optional().describe('models directory (default: $PATCHLINE_MODEL_DIR or ./models)'),
         threads: z.number().int().min(1).optional().describe('onnxruntime threads per operator (default: all cores)'),
@@ -276,6 +282,27 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    recipes: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'recipe names: letters, digits, _ and -, at most 40'),
+        z
+          .object({
+            store: z
+              .string()
+              .min(1)
+              .describe("bank store folder: numbered bank versions, the active one, the audit log ('patchline bank')"),
+            keep: z
+              .number()
+              .int()
+              .min(2)
+              .max(1000)
+              .default(10)
+              .describe('versions kept (older ones are deleted; the active one and its rollback target never)'),
+          })
+          .strict(),
+      )
+      .default({})
+      .describe('products: name -> bank store. Teach, correct and switch between them from the page, the CLI or MQTT'),
     ui: z
       .object({
         enabled: z
@@ -332,7 +359,17 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.model.recipe !== undefined && !(c.model.recipe in c.recipes))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'recipe'],
+        message: `unknown recipe '${c.model.recipe}' (recipes: ${Object.keys(c.recipes).join(', ') || 'none configured'})`,
+      });
+    if (c.model.recipe !== undefined && c.model.bank !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['model', 'bank'], message: 'set model.bank or model.recipe, not both' });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = Config['source'];

@@ -28,7 +28,8 @@ export function siblingModule(base: string, name: string): URL {
  */
 export function buffersOf(value: unknown, into = new Set<ArrayBuffer>(), depth = 0): Set<ArrayBuffer> {
   if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) into.add(value.buffer);
+    if (value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength)
+      into.add(value.buffer);
   } else if (depth < 4 && value && typeof value === 'object') {
     for (const v of Array.isArray(value) ? value : Object.values(value)) buffersOf(v, into, depth + 1);
   }

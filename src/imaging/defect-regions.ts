@@ -20,7 +20,14 @@ export interface RegionSearch {
 }
 
 /** Regions of `map` [height, width] where map >= threshold and not excluded. */
-export function findRegions(map: Float32Array, width: number, height: number, threshold: number, minArea: number, exclude?: Uint8Array): RegionSearch {
+export function findRegions(
+  map: Float32Array,
+  width: number,
+  height: number,
+  threshold: number,
+  minArea: number,
+  exclude?: Uint8Array,
+): RegionSearch {
   const hot = new Uint8Array(width * height);
   for (let i = 0; i < hot.length; i++) hot[i] = map[i]! >= threshold && !exclude?.[i] ? 1 : 0;
   const { labels, sizes } = labelRegions(hot, width, height);

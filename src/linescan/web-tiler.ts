@@ -24,7 +24,8 @@ export interface Tile {
 
 /** Errors name the config fields they come from (source.width or the camera, linescan.overlap). */
 export function validateGeometry(g: TileGeometry): void {
-  if (g.webWidth < g.tileWidth) throw new RangeError(`source width: web width ${g.webWidth} is narrower than the model's tile width ${g.tileWidth}`);
+  if (g.webWidth < g.tileWidth)
+    throw new RangeError(`source width: web width ${g.webWidth} is narrower than the model's tile width ${g.tileWidth}`);
   if (g.overlap < 0 || g.overlap >= Math.min(g.tileWidth, g.tileHeight))
     throw new RangeError(`linescan.overlap: ${g.overlap} must be in [0, ${Math.min(g.tileWidth, g.tileHeight)})`);
 }

@@ -14,6 +14,7 @@ export class PipelineMetrics {
   readonly framesOut = new Counter({
     name: 'patchline_frames_out_total',
     help: 'Frames scored and handed to the publisher',
+    labelNames: ['recipe'],
     registers: [this.registry],
   });
   readonly framesDropped = new Counter({
@@ -40,11 +41,13 @@ export class PipelineMetrics {
   readonly anomalies = new Counter({
     name: 'patchline_anomalies_total',
     help: 'Frames at or above the threshold',
+    labelNames: ['recipe'],
     registers: [this.registry],
   });
   readonly defectRegions = new Counter({
     name: 'patchline_defect_regions_total',
     help: 'Defect regions reported',
+    labelNames: ['recipe'],
     registers: [this.registry],
   });
   readonly score = new Histogram({
@@ -107,7 +110,7 @@ export class PipelineMetrics {
   readonly modelInfo = new Gauge({
     name: 'patchline_model_info',
     help: 'Backbone and bank in use (value 1)',
-    labelNames: ['backbone', 'layers', 'bank', 'bank_rows', 'threshold'],
+    labelNames: ['recipe', 'backbone', 'layers', 'bank', 'bank_rows', 'threshold'],
     registers: [this.registry],
   });
   readonly executionProvider = new Gauge({

@@ -3,10 +3,10 @@
 // __metadata__ holds the format name, version, a JSON manifest with everything needed to score
 // with the bank, and a checksum over all of it (docs/bank-format.md).
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import type { Normalization, ResizePolicy } from '../preprocess/transform.js';
 
 export const BANK_FORMAT = 'patchline-bank';
@@ -73,7 +73,12 @@ const manifestSchema = z.object({
     bankImages: count,
     holdoutImages: count,
     imageFiles: z.array(z.string()).optional(),
+    holdoutFiles: z.array(z.string()).optional(),
+    additions: z.array(z.object({ at: z.string(), folder: z.string(), images: count, patches: count, rows: count })).optional(),
   }),
+  origin: z
+    .object({ action: z.enum(['fit', 'teach', 'add', 'threshold', 'import']), parent: z.string().optional(), note: z.string().optional() })
+    .optional(),
   dataSha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
@@ -95,9 +100,37 @@ export interface BankManifest {
   scorer: { k: number; mapSigma: number };
   coreset: { method: string; percentage: number; seed: number; inputRows: number; rows: number };
   calibration: Calibration;
-  training: { folder: string; images: number; bankImages: number; holdoutImages: number; imageFiles?: string[] };
+  training: {
+    folder: string;
+    images: number;
+    bankImages: number;
+    holdoutImages: number;
+    imageFiles?: string[];
+    /** The held-out good images the threshold came from: a bank update recalibrates on them. */
+    holdoutFiles?: string[];
+    /** Good images added to the bank after the fit (patchline bank add), oldest first. */
+    additions?: BankAddition[];
+  };
+  /** How this bank was made from which (bank stores: parent is the version it came from). */
+  origin?: BankOrigin;
   /** sha256 of the data section (all tensors). */
   dataSha256: string;
+}
+
+export interface BankAddition {
+  at: string;
+  folder: string;
+  images: number;
+  /** Patch embeddings of the new images, and how many of them became bank rows. */
+  patches: number;
+  rows: number;
+}
+
+export interface BankOrigin {
+  action: 'fit' | 'teach' | 'add' | 'threshold' | 'import';
+  /** The bank it was made from (a store's `recipe@vN`). */
+  parent?: string;
+  note?: string;
 }
 
 export interface Bank {
@@ -160,25 +193,10 @@ export function writeBank(
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    const fd = openSync(tmp, 'w');
-    try {
-      for (const part of [len, Buffer.from(json), data]) for (let done = 0; done < part.length;) done += writeSync(fd, part, done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomic(path, [len, Buffer.from(json), data]);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new BankFileError(`${path}: cannot write bank: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const dirFd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
   }
   return full;
 }
@@ -209,10 +227,59 @@ export async function readBank(path: string, opts: { maxBytes?: number } = {}): 
 
 export function parseBank(buf: Buffer, path: string): StoredBank {
   const refit = `refit it with 'patchline fit'`;
-  if (buf.length < 8) throw new BankFileError(`${path}: not a patchline bank (file is ${buf.length} bytes); ${refit}`);
+  const { manifest, checksum, tensor: t, headerLen } = parseHeader(buf, buf.length, path);
+  const [rowCount, dim] = t.shape as [number, number];
+  const start = 8 + headerLen + t.data_offsets[0];
+  const end = 8 + headerLen + t.data_offsets[1];
+  const data = buf.subarray(8 + headerLen);
+  const sha = createHash('sha256').update(data).digest('hex');
+  if (sha !== manifest.dataSha256) {
+    throw new BankFileError(
+      `${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256.slice(0, 12)}…; ${refit}`,
+    );
+  }
+  const rows = new Float32Array(rowCount * dim);
+  new Uint8Array(rows.buffer).set(buf.subarray(start, end));
+  return { manifest, rows, checksum };
+}
+
+/**
+ * A bank's manifest and checksum from its header alone (listing a store's versions without
+ * reading gigabytes); the data is checked when the bank is read.
+ */
+export async function readBankManifest(path: string): Promise<{ manifest: BankManifest; checksum: string }> {
+  try {
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new BankFileError(`${path}: not a regular file; a bank is a file written by 'patchline fit'`);
+      const prefix = Buffer.alloc(8);
+      await fh.read(prefix, 0, 8, 0);
+      const headerLen = st.size >= 8 ? Number(prefix.readBigUInt64LE(0)) : 0;
+      const buf = Buffer.alloc(8 + Math.min(Math.max(headerLen, 0), 100_000_000, Math.max(st.size - 8, 0)));
+      await fh.read(buf, 0, buf.length, 0);
+      const { manifest, checksum } = parseHeader(buf, st.size, path);
+      return { manifest, checksum };
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if (e instanceof BankFileError) throw e;
+    throw new BankFileError(`${path}: cannot read bank: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Checks the 8-byte length, the header and the manifest; `fileLength` for the truncation check. */
+function parseHeader(
+  buf: Buffer,
+  fileLength: number,
+  path: string,
+): { manifest: BankManifest; checksum: string; tensor: TensorEntry; headerLen: number } {
+  const refit = `refit it with 'patchline fit'`;
+  if (fileLength < 8) throw new BankFileError(`${path}: not a patchline bank (file is ${fileLength} bytes); ${refit}`);
   const headerLen = Number(buf.readBigUInt64LE(0));
-  if (headerLen <= 0 || headerLen > 100_000_000 || 8 + headerLen > buf.length) {
-    throw new BankFileError(`${path}: truncated or not a patchline bank (header length ${headerLen}, file ${buf.length} bytes); ${refit}`);
+  if (headerLen <= 0 || headerLen > 100_000_000 || 8 + headerLen > fileLength || 8 + headerLen > buf.length) {
+    throw new BankFileError(`${path}: truncated or not a patchline bank (header length ${headerLen}, file ${fileLength} bytes); ${refit}`);
   }
   let header: Record<string, unknown>;
   try {
@@ -267,22 +334,13 @@ export function parseBank(buf: Buffer, path: string): StoredBank {
   }
   const start = 8 + headerLen + t.data_offsets[0];
   const end = 8 + headerLen + t.data_offsets[1];
-  if (end > buf.length || end - start !== rowCount * dim * 4) {
+  if (end > fileLength || end - start !== rowCount * dim * 4) {
     throw new BankFileError(
-      `${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${buf.length - 8 - headerLen}; ${refit}`,
+      `${path}: truncated bank: expected ${end - 8 - headerLen} data bytes, file has ${fileLength - 8 - headerLen}; ${refit}`,
     );
   }
-  const data = buf.subarray(8 + headerLen);
-  const sha = createHash('sha256').update(data).digest('hex');
-  if (sha !== manifest.dataSha256) {
-    throw new BankFileError(
-      `${path}: corrupted bank: data checksum ${sha.slice(0, 12)}… does not match the manifest's ${manifest.dataSha256.slice(0, 12)}…; ${refit}`,
-    );
-  }
-  const rows = new Float32Array(rowCount * dim);
-  new Uint8Array(rows.buffer).set(buf.subarray(start, end));
   // Version 1 files have no header checksum: their id comes from the data checksum alone.
-  return { manifest, rows, checksum: checksum ?? manifest.dataSha256 };
+  return { manifest, checksum: checksum ?? manifest.dataSha256, tensor: t, headerLen };
 }
 
 /** A bank the live service can run: its threshold decides every result. */

@@ -8,6 +8,8 @@
 // approximate variant starts from the mean distance to 10 random start points, the exact one
 // from the L2 norm of each point's row of the full distance matrix; then repeatedly pick the
 // argmax (first on ties) and take the element-wise min with the distances to the pick.
+// Continuing a bank (bank add) is the same loop started from each new point's distance to the
+// nearest row already in the bank: k-center greedy with the bank rows as chosen centres.
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../model/onnx-graph.js';
 import { asFloat, floatTensor, type Tensor } from '../model/tensor.js';
@@ -159,6 +161,7 @@ function greedyModel(points: Float32Array, norms: Float32Array, n: number): Uint
   const q = 'query';
   g.op('ReduceMean', [distances(g, q, true)], { axes: [0], keepdims: 0 }, 'init_mean');
   g.op('ReduceL2', [distances(g, q, false)], { axes: [1], keepdims: 0 }, 'init_norm');
+  g.op('ReduceMin', [distances(g, q, true)], { axes: [0], keepdims: 0 }, 'init_min');
   return encodeModel(
     g.build({
       name: 'greedy_coreset',
@@ -172,6 +175,7 @@ function greedyModel(points: Float32Array, norms: Float32Array, n: number): Uint
         valueInfo('picks', DataType.INT64, ['trip']),
         valueInfo('init_mean', DataType.FLOAT, [n]),
         valueInfo('init_norm', DataType.FLOAT, ['m']),
+        valueInfo('init_min', DataType.FLOAT, [n]),
       ],
     }),
   );
@@ -219,41 +223,88 @@ export async function selectCoresetOfPoints(
   if (options.method === 'identity') return Int32Array.from({ length: n }, (_, i) => i);
   const count = Math.floor(n * options.percentage);
   const seed = options.seed ?? 0;
-  const norms = pointNorms(points, n);
+  return withGreedySession(runtime, points, async (g) => {
+    let dist: Float32Array;
+    if (options.method === 'approximate') {
+      const starts = randomness.startIndices ?? randomStartIndices(n, options.startPoints ?? 10, seed);
+      dist = await g.init('init_mean', rows(points, starts));
+    } else {
+      dist = new Float32Array(n);
+      const block = Math.max(1, Math.floor(2 ** 24 / n));
+      for (let i = 0; i < n; i += block) {
+        const idx = Array.from({ length: Math.min(block, n - i) }, (_, k) => i + k);
+        dist.set(await g.init('init_norm', rows(points, idx)), i);
+      }
+    }
+    return g.picks(dist, count, options.chunk ?? 256, onProgress);
+  });
+}
+
+/**
+ * Continues the greedy selection over `points` [N, 128] from centres already chosen (`chosen`
+ * [M, 128]: a bank's rows, projected as its coreset was): the first pick is the point farthest
+ * from every chosen row, and so on. Returns `count` indices into `points`, in selection order.
+ */
+export async function continueCoresetOfPoints(
+  runtime: InferenceRuntime,
+  points: Float32Array,
+  chosen: Float32Array,
+  count: number,
+  opts: { chunk?: number } = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<Int32Array> {
+  const n = points.length / PROJECTION_DIM;
+  const m = chosen.length / PROJECTION_DIM;
+  if (!Number.isInteger(n) || !Number.isInteger(m) || m < 1)
+    throw new RangeError(`continuing a coreset needs [N, ${PROJECTION_DIM}] points and at least one chosen row`);
+  if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`cannot pick ${count} of ${n} points`);
+  return withGreedySession(runtime, points, async (g) => {
+    const dist = new Float32Array(n).fill(Infinity);
+    const block = Math.max(1, Math.floor(2 ** 24 / n));
+    for (let i = 0; i < m; i += block) {
+      const d = await g.init('init_min', chosen.subarray(i * PROJECTION_DIM, Math.min(m, i + block) * PROJECTION_DIM).slice());
+      for (let j = 0; j < n; j++) if (d[j]! < dist[j]!) dist[j] = d[j]!;
+    }
+    return g.picks(dist, count, opts.chunk ?? 256, onProgress);
+  });
+}
+
+interface GreedySession {
+  /** Starting values: an init_* output for the `query` rows. */
+  init(output: 'init_mean' | 'init_norm' | 'init_min', query: Float32Array): Promise<Float32Array>;
+  /** `count` greedy steps from `dist`, `chunk` per onnxruntime call. */
+  picks(dist: Float32Array, count: number, chunk: number, onProgress?: (done: number, total: number) => void): Promise<Int32Array>;
+}
+
+async function withGreedySession<T>(runtime: InferenceRuntime, points: Float32Array, fn: (g: GreedySession) => Promise<T>): Promise<T> {
+  const n = points.length / PROJECTION_DIM;
   const session = 'coreset/greedy';
-  await runtime.load(session, greedyModel(points, norms, n));
+  await runtime.load(session, greedyModel(points, pointNorms(points, n), n));
   const feeds = (trip: number, dist: Float32Array, query: Float32Array): Record<string, Tensor> => ({
     trip: { type: 'int64', data: BigInt64Array.of(BigInt(trip)), dims: [] },
     dist: floatTensor(dist, [n]),
     query: floatTensor(query, [query.length / PROJECTION_DIM, PROJECTION_DIM]),
   });
   try {
-    let dist: Float32Array;
-    if (options.method === 'approximate') {
-      const starts = randomness.startIndices ?? randomStartIndices(n, options.startPoints ?? 10, seed);
-      const r = await runtime.run(session, feeds(0, new Float32Array(n), rows(points, starts)), { outputs: ['init_mean'] });
-      dist = asFloat(r.init_mean, 'init_mean').data;
-    } else {
-      dist = new Float32Array(n);
-      const block = Math.max(1, Math.floor(2 ** 24 / n));
-      for (let i = 0; i < n; i += block) {
-        const idx = Array.from({ length: Math.min(block, n - i) }, (_, k) => i + k);
-        const r = await runtime.run(session, feeds(0, new Float32Array(n), rows(points, idx)), { outputs: ['init_norm'] });
-        dist.set(asFloat(r.init_norm, 'init_norm').data, i);
-      }
-    }
-    const picks = new Int32Array(count);
-    const chunk = options.chunk ?? 256;
-    for (let done = 0; done < count;) {
-      const trip = Math.min(chunk, count - done);
-      const r = await runtime.run(session, feeds(trip, dist, new Float32Array(PROJECTION_DIM)), { outputs: ['dist_out', 'picks'] });
-      dist = asFloat(r.dist_out, 'dist_out').data;
-      const p = r.picks!.data as BigInt64Array;
-      for (let i = 0; i < trip; i++) picks[done + i] = Number(p[i]);
-      done += trip;
-      onProgress?.(done, count);
-    }
-    return picks;
+    return await fn({
+      init: async (output, query) => {
+        const r = await runtime.run(session, feeds(0, new Float32Array(n), query), { outputs: [output] });
+        return asFloat(r[output], output).data;
+      },
+      picks: async (dist, count, chunk, onProgress) => {
+        const picks = new Int32Array(count);
+        for (let done = 0; done < count;) {
+          const trip = Math.min(chunk, count - done);
+          const r = await runtime.run(session, feeds(trip, dist, new Float32Array(PROJECTION_DIM)), { outputs: ['dist_out', 'picks'] });
+          dist = asFloat(r.dist_out, 'dist_out').data;
+          const p = r.picks!.data as BigInt64Array;
+          for (let i = 0; i < trip; i++) picks[done + i] = Number(p[i]);
+          done += trip;
+          onProgress?.(done, count);
+        }
+        return picks;
+      },
+    });
   } finally {
     await runtime.release(session);
   }

@@ -3,6 +3,7 @@
 // subsampling); everything else is a fraction of it.
 import type { TensorNCHW } from '../core/image.js';
 import { PATCHLINE_VERSION } from '../core/version.js';
+import { resolve } from 'node:path';
 import type { TestSample } from '../io/dataset.js';
 import type { ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
@@ -59,6 +60,8 @@ export interface FitResult {
   rows: Float32Array;
   /** Bank rows as indices into the fitted patches, in coreset selection order. */
   indices: Int32Array;
+  /** Image scores of the calibration images (held-out good ones, or the validation folder). */
+  calibrationScores: number[];
   timings: { embedMs: number; coresetMs: number; calibrateMs: number };
 }
 
@@ -152,61 +155,88 @@ export async function fitBank(runtime: InferenceRuntime, files: string[], opts: 
     scorer: { k: opts.k, mapSigma: opts.mapSigma },
     coreset: { ...opts.coreset, inputRows: bankFiles.length * per, rows: indices.length },
     calibration: { threshold: NaN, method: 'none', scores: { count: 0, min: NaN, median: NaN, max: NaN } },
-    training: { folder: opts.folder, images: files.length, bankImages: bankFiles.length, holdoutImages: holdFiles.length },
+    training: {
+      folder: opts.folder,
+      images: files.length,
+      bankImages: bankFiles.length,
+      holdoutImages: holdFiles.length,
+      ...(opts.validation ? {} : { holdoutFiles: holdFiles.map((f) => resolve(f)) }),
+    },
+    origin: { action: 'fit' },
   };
 
   const t2 = performance.now();
-  manifest.calibration = await calibrate(runtime, { manifest, rows }, opts, holdFiles, progress);
+  const samples = opts.validation ?? holdFiles.map((path) => ({ path, label: 0 as const, defect: 'good' }));
+  const calibrated = await calibrateBank(
+    runtime,
+    { manifest, rows },
+    opts.backbone,
+    samples,
+    { ...opts, validation: !!opts.validation },
+    progress,
+  );
+  manifest.calibration = calibrated.calibration;
   const calibrateMs = performance.now() - t2;
-  return { manifest, rows, indices, timings: { embedMs, coresetMs, calibrateMs } };
+  return { manifest, rows, indices, calibrationScores: Array.from(calibrated.scores), timings: { embedMs, coresetMs, calibrateMs } };
 }
 
-function summary(scores: ArrayLike<number>): Calibration['scores'] {
+export function summary(scores: ArrayLike<number>): Calibration['scores'] {
   return { count: scores.length, min: quantile(scores, 0), median: quantile(scores, 0.5), max: quantile(scores, 1) };
 }
 
-async function calibrate(
+/**
+ * The threshold of a bank: the F1-optimal one on labelled `samples` (`validation`), or the
+ * quantile of good `samples`' scores times (1 + margin). None without samples.
+ */
+export async function calibrateBank(
   runtime: InferenceRuntime,
   bank: { manifest: FitResult['manifest']; rows: Float32Array },
-  opts: FitOptions,
-  holdFiles: string[],
+  backbone: ResolvedBackbone,
+  samples: Pick<TestSample, 'path' | 'label'>[],
+  opts: { calibration: { quantile: number; margin: number }; validation: boolean; batchSize: number },
   progress: FitProgress,
-): Promise<Calibration> {
-  const samples = opts.validation ?? holdFiles.map((path) => ({ path, label: 0 as const, defect: 'good' }));
-  if (samples.length === 0) return { threshold: NaN, method: 'none', scores: summary([]) };
+): Promise<{ calibration: Calibration; scores: Float64Array }> {
+  if (samples.length === 0) return { calibration: { threshold: NaN, method: 'none', scores: summary([]) }, scores: new Float64Array(0) };
   const model = await PatchCore.load(
     runtime,
     { manifest: { ...bank.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: bank.rows },
-    opts.backbone,
+    backbone,
     'calibrate',
   );
   const scores = new Float64Array(samples.length);
   const bar = progress.stage('calibrate', samples.length, 'images');
-  await forEachBatch(
-    samples.map((s) => s.path),
-    opts.batchSize,
-    (paths) => loadBatch(paths, opts.resize, opts.backbone.spec.normalization),
-    async (batch, start) => {
-      const p = await model.predict(batch);
-      scores.set(p.imageScores, start);
-      bar.tick(p.imageScores.length);
-    },
-  );
-  bar.stop();
-  await model.release();
+  const { resize, normalization } = bank.manifest.input;
+  try {
+    await forEachBatch(
+      samples.map((s) => s.path),
+      opts.batchSize,
+      (paths) => loadBatch(paths, resize, normalization),
+      async (batch, start) => {
+        const p = await model.predict(batch);
+        scores.set(p.imageScores, start);
+        bar.tick(p.imageScores.length);
+      },
+    );
+  } finally {
+    bar.stop();
+    await model.release();
+  }
   if (opts.validation) {
     const best = f1OptimalThreshold(
       scores,
       samples.map((s) => s.label),
     );
-    return { threshold: best.threshold, method: 'validation-f1', f1: best.f1, scores: summary(scores) };
+    return { calibration: { threshold: best.threshold, method: 'validation-f1', f1: best.f1, scores: summary(scores) }, scores };
   }
   const q = quantile(scores, opts.calibration.quantile);
   return {
-    threshold: q * (1 + opts.calibration.margin),
-    method: 'holdout-quantile',
-    quantile: opts.calibration.quantile,
-    margin: opts.calibration.margin,
-    scores: summary(scores),
+    calibration: {
+      threshold: q * (1 + opts.calibration.margin),
+      method: 'holdout-quantile',
+      quantile: opts.calibration.quantile,
+      margin: opts.calibration.margin,
+      scores: summary(scores),
+    },
+    scores,
   };
 }

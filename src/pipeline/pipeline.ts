@@ -3,8 +3,7 @@
 //   (worker) -> line-scan: mergeWebRegions -> scored frames.
 // The service hands every scored frame to its sinks (service/result-sinks.ts).
 // `stop$` ends the source; frames already queued are still scored (drain).
-import { takeUntil, tap, type Observable } from 'rxjs';
-import { createSource } from '../capture/create-source.js';
+import { tap, type Observable } from 'rxjs';
 import type { SourceEvents } from '../capture/source-events.js';
 import type { Config } from '../config/schema.js';
 import type { Frame, ScoredFrame } from '../core/frame.js';
@@ -13,11 +12,11 @@ import type { TileGeometry } from '../linescan/web-tiler.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { ModelSlot } from './active-model.js';
 import { FrameQueue } from './frame-queue.js';
+import { frameStream } from './frame-stream.js';
 import { mergeWebRegions } from './merge-web-regions.js';
 import { stampEnqueued, timeInQueue } from './queue-latency.js';
 import { scoreFrames } from './score-frames.js';
 import type { PixelWorker } from './pixel-worker-client.js';
-import { tileWeb } from './tile-web.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -75,29 +74,15 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
     },
   };
   metrics.sourceUp.set(1);
-  const source = createSource(config, queue.flow, events);
   // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
-  const { width, height } = slot.current.model.manifest.input;
-  // webWidth 0: taken from the first chunk (cameras); tileWeb fills it in before anything reads it.
-  const geometry: TileGeometry = {
-    webWidth: source.kind === 'lines' ? source.webWidth : 0,
-    tileWidth: width,
-    tileHeight: height,
-    overlap: config.linescan.overlap,
-  };
-  const lineScan = source.kind === 'lines';
-  const frames: Observable<Frame> = lineScan
-    ? source.chunks.pipe(
-        takeUntil(stop$),
-        tileWeb(geometry, {
-          onBadChunk: (chunk, e) => {
-            metrics.framesDropped.inc({ reason: 'bad_frame' });
-            log(`line chunk ${chunk.seq}: ${e.message}`);
-          },
-          onLines: (n) => metrics.linesIn.inc(n),
-        }),
-      )
-    : source.frames.pipe(takeUntil(stop$));
+  const { frames, geometry, web } = frameStream(config, slot.current.model.manifest.input, queue.flow, events, stop$, {
+    onBadChunk: (chunk, e) => {
+      metrics.framesDropped.inc({ reason: 'bad_frame' });
+      log(`line chunk ${chunk.seq}: ${e.message}`);
+    },
+    onLines: (n) => metrics.linesIn.inc(n),
+  });
+  const lineScan = geometry !== undefined;
 
   const frameIn = () => {
     metrics.framesIn.inc();
@@ -120,7 +105,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       ? scored.pipe(mergeWebRegions(() => pixels.webMap(geometry, config.pipeline.minRegionArea, config.linescan), threshold))
       : scored,
     queue,
-    ...(lineScan ? { geometry } : {}),
-    ...(source.kind === 'lines' && source.web ? { web: source.web } : {}),
+    ...(geometry ? { geometry } : {}),
+    ...(web ? { web } : {}),
   };
 }

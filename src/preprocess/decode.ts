@@ -30,7 +30,8 @@ function sniff(bytes: Uint8Array): Format | undefined {
   if (b(0) === 0x89 && b(1) === 0x50 && b(2) === 0x4e && b(3) === 0x47) return 'png';
   if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'jpeg';
   if (b(0) === 0x42 && b(1) === 0x4d) return 'bmp';
-  if ((b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) || (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a)) return 'tiff';
+  if ((b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) || (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a))
+    return 'tiff';
   return undefined;
 }
 
@@ -117,7 +118,12 @@ export async function decodeImage(bytes: Uint8Array, source: string, mode: Color
   const format = sniff(bytes);
   if (!format) throw new ImageDecodeError(source, 'not an image: unrecognised format (supported: PNG, JPEG, BMP, TIFF)');
   const declared = declaredSize(format, bytes);
-  if (!declared) throw new ImageDecodeError(source, `${format.toUpperCase()} header does not state the image size (corrupt, or still being written)`, true);
+  if (!declared)
+    throw new ImageDecodeError(
+      source,
+      `${format.toUpperCase()} header does not state the image size (corrupt, or still being written)`,
+      true,
+    );
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (declared.width * declared.height > maxPixels) {
     throw new ImageDecodeError(
@@ -134,7 +140,8 @@ export async function decodeImage(bytes: Uint8Array, source: string, mode: Color
   } catch (e) {
     throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: ${(e as Error).message}`);
   }
-  if (mat.empty || mat.rows === 0 || mat.cols === 0) throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
+  if (mat.empty || mat.rows === 0 || mat.cols === 0)
+    throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
   if (mat.depth === cv.CV_16U) {
     // Full-range scaling keeps 12/16-bit sensor images usable; Pillow's convert("RGB") would clip them.
     mat = await mat.convertToAsync(cv.CV_8U, 1 / 257);
@@ -177,7 +184,8 @@ export async function readImageFile(path: string, limits: ReadLimits = {}): Prom
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new ImageDecodeError(path, 'not a regular file (a FIFO, device or folder); skipped');
-      if (st.size > maxBytes) throw new ImageDecodeError(path, `${st.size} bytes is more than the limit of ${maxBytes} bytes (maxFileMb); not read`);
+      if (st.size > maxBytes)
+        throw new ImageDecodeError(path, `${st.size} bytes is more than the limit of ${maxBytes} bytes (maxFileMb); not read`);
       return await fh.readFile(limits.timeoutMs ? { signal: AbortSignal.timeout(limits.timeoutMs) } : {});
     } finally {
       await fh.close();
@@ -185,8 +193,13 @@ export async function readImageFile(path: string, limits: ReadLimits = {}): Prom
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if ((e as Error).name === 'AbortError' || (e as Error).name === 'TimeoutError') throw new ImageDecodeError(path, `read did not finish within ${limits.timeoutMs} ms`, true);
-    throw new ImageDecodeError(path, `cannot read: ${code ?? (e as Error).message}`, code === 'ENOENT' || code === 'EAGAIN' || code === 'EBUSY');
+    if ((e as Error).name === 'AbortError' || (e as Error).name === 'TimeoutError')
+      throw new ImageDecodeError(path, `read did not finish within ${limits.timeoutMs} ms`, true);
+    throw new ImageDecodeError(
+      path,
+      `cannot read: ${code ?? (e as Error).message}`,
+      code === 'ENOENT' || code === 'EAGAIN' || code === 'EBUSY',
+    );
   }
 }
 

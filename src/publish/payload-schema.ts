@@ -16,7 +16,9 @@ const region = z
     continues: z
       .boolean()
       .optional()
-      .describe('line-scan: the defect goes on beyond this box (longer than linescan.maxRegionLines): the next segment follows in a later result'),
+      .describe(
+        'line-scan: the defect goes on beyond this box (longer than linescan.maxRegionLines): the next segment follows in a later result',
+      ),
   })
   .strict();
 
@@ -60,7 +62,12 @@ export const statusSchema = z
       .describe(
         "when this state began; absent in the last will, which the broker publishes when it loses the connection (keepalive x 1.5 later): that message's arrival is the time of death",
       ),
-    bank: z.string().optional(),
+    bank: z.string().optional().describe('bank id that scores now: `recipe@vN` for a recipe, else `<file>@<checksum prefix>`'),
+    recipe: z.string().optional().describe('the product (recipe) running, when recipes are configured'),
+    command: z
+      .object({ name: z.string(), ok: z.boolean(), detail: z.string(), at: z.iso.datetime() })
+      .optional()
+      .describe('outcome of the last command received: a refused one (unknown recipe, bad bank) says why here'),
     backbone: z.string().optional(),
     version: z.string().optional(),
     heatmap: z
@@ -85,6 +92,16 @@ export const commandSchema = z.discriminatedUnion('command', [
         .max(4096)
         .optional()
         .describe('bank file inside the configured bank folder (absolute, or relative to it); default: the configured bank'),
+    })
+    .strict(),
+  z
+    .object({
+      command: z.literal('select-recipe'),
+      recipe: z
+        .string()
+        .min(1)
+        .max(100)
+        .describe("a key of the config's recipes: its active bank version is swapped in between two batches"),
     })
     .strict(),
 ]);

@@ -23,6 +23,10 @@ export interface SparkplugOptions {
   version: string;
   /** Results per second, published with every DDATA. */
   framesPerSecond?: () => number;
+  /** The recipe running, a device metric SCADA can also write (DCMD) to switch products. */
+  recipe?: string;
+  /** A DCMD writing `recipe`: as the JSON command {"command":"select-recipe","recipe":...}. */
+  onCommand?: (command: unknown) => void;
 }
 
 export function sparkplugTopics(o: Pick<SparkplugOptions, 'groupId' | 'edgeNodeId' | 'deviceId'>) {
@@ -31,6 +35,7 @@ export function sparkplugTopics(o: Pick<SparkplugOptions, 'groupId' | 'edgeNodeI
     nbirth: node('NBIRTH'),
     ndeath: node('NDEATH'),
     ncmd: node('NCMD'),
+    dcmd: `${node('DCMD')}/${o.deviceId}`,
     dbirth: `${node('DBIRTH')}/${o.deviceId}`,
     ddata: `${node('DDATA')}/${o.deviceId}`,
     ddeath: `${node('DDEATH')}/${o.deviceId}`,
@@ -47,6 +52,7 @@ export class SparkplugNode implements ResultSink {
   private seq = 0;
   private last?: ScoredFrame;
   private framesPerSecond = 0;
+  private recipe: string;
   private closed = false;
 
   constructor(
@@ -55,6 +61,7 @@ export class SparkplugNode implements ResultSink {
     private readonly metrics?: PipelineMetrics,
   ) {
     this.topics = sparkplugTopics(opts);
+    this.recipe = opts.recipe ?? '';
     this.client = mqtt.connect(opts.url, {
       clientId: opts.clientId,
       protocolVersion: 4,
@@ -65,7 +72,7 @@ export class SparkplugNode implements ResultSink {
       will: this.will(),
     });
     this.client.on('connect', () => {
-      this.client.subscribe(this.topics.ncmd, { qos: 0 });
+      this.client.subscribe([this.topics.ncmd, this.topics.dcmd], { qos: 0 });
       this.birth();
     });
     // The next session gets the next bdSeq; its will must carry it.
@@ -75,6 +82,10 @@ export class SparkplugNode implements ResultSink {
       this.client.options.will = this.will();
     });
     this.client.on('message', (topic, payload) => {
+      if (topic === this.topics.dcmd) {
+        this.deviceCommand(payload);
+        return;
+      }
       if (topic !== this.topics.ncmd) return;
       try {
         const p = spb.decodePayload(payload);
@@ -87,6 +98,26 @@ export class SparkplugNode implements ResultSink {
       }
     });
     this.client.on('error', (e) => this.log(`sparkplug: ${e.message}`));
+  }
+
+  /** DCMD: a write of the `recipe` metric switches products; other metrics are not writable. */
+  private deviceCommand(payload: Buffer): void {
+    let metrics;
+    try {
+      metrics = spb.decodePayload(payload).metrics ?? [];
+    } catch (e) {
+      this.log(`sparkplug: undecodable DCMD: ${(e as Error).message}`);
+      return;
+    }
+    for (const m of metrics) {
+      if (m.name === 'recipe' && typeof m.value === 'string') this.opts.onCommand?.({ command: 'select-recipe', recipe: m.value });
+      else this.log(`sparkplug: DCMD metric '${String(m.name)}' is not writable (writable: recipe)`);
+    }
+  }
+
+  /** The recipe now running (after a switch): in the next DDATA. */
+  setRecipe(recipe: string): void {
+    this.recipe = recipe;
   }
 
   private will() {
@@ -114,6 +145,7 @@ export class SparkplugNode implements ResultSink {
       { name: 'defects', type: 'Int32', value: f?.regions.length ?? 0 },
       { name: 'seq', type: 'UInt64', value: f?.seq ?? 0 },
       { name: 'bank', type: 'String', value: f?.bankId ?? '' },
+      { name: 'recipe', type: 'String', value: this.recipe },
     ];
   }
 

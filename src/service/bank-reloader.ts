@@ -16,6 +16,17 @@ export function bankIdOf(path: string, checksum: string): string {
   return `${basename(path)}@${checksum.slice(0, 12)}`;
 }
 
+/** What a reload request became: the bank swapped in, or why not. */
+export type ReloadOutcome = { ok: true; bankId: string } | { ok: false; error: string };
+
+/** A bank to load: its file, and for a recipe's version its id (`recipe@vN`) and recipe. */
+export interface BankRequest {
+  path: string;
+  why: string;
+  bankId?: string;
+  recipe?: string;
+}
+
 export interface BankReloaderDeps {
   slot: ModelSlot;
   /** The configured bank file: commands may name it or files in its folder. */
@@ -24,13 +35,17 @@ export interface BankReloaderDeps {
   /** Loads and warms a model for a checked bank (backbone resolved and verified there). */
   createModel(bank: StoredBank, bankId: string): Promise<ActiveModel>;
   /** After a swap: model info metric, retained status. */
-  onSwapped(manifest: BankManifest, bankId: string): void;
+  onSwapped(manifest: BankManifest, request: BankRequest & { bankId: string }): void;
   metrics: PipelineMetrics;
   log: (s: string) => void;
 }
 
+interface Pending extends BankRequest {
+  settle(outcome: ReloadOutcome): void;
+}
+
 export class BankReloader {
-  private pending?: { path: string; why: string };
+  private pending?: Pending;
   private draining?: Promise<void>;
   private readonly watched: string[] = [];
   private stopped = false;
@@ -40,22 +55,22 @@ export class BankReloader {
   /** Reloads when `path` is replaced (patchline fit writes atomically). */
   watch(path: string): void {
     watchFile(path, { interval: 1000 }, (now, before) => {
-      if (now.mtimeMs !== before.mtimeMs && now.size > 0) void this.reload(path, 'file changed');
+      if (now.mtimeMs !== before.mtimeMs && now.size > 0) void this.reload({ path, why: 'file changed' });
     });
     this.watched.push(path);
   }
 
   /** A bank named by a command: the configured file, or a file inside its folder. */
-  async reloadCommanded(requested: string | undefined, why: string): Promise<void> {
+  async reloadCommanded(requested: string | undefined, why: string): Promise<ReloadOutcome> {
     let path: string;
     try {
       path = await this.resolveCommanded(requested);
     } catch (e) {
       this.deps.metrics.bankReloads.inc({ result: 'failed' });
       this.deps.log(`bank reload (${why}) refused, keeping ${this.deps.slot.current.bankId}: ${(e as Error).message}`);
-      return;
+      return { ok: false, error: (e as Error).message };
     }
-    return this.reload(path, why);
+    return this.reload({ path, why });
   }
 
   private async resolveCommanded(requested: string | undefined): Promise<string> {
@@ -75,27 +90,35 @@ export class BankReloader {
     return real;
   }
 
-  /** Queues a reload; while one loads, a newer request replaces any older waiting one. */
-  reload(path: string, why: string): Promise<void> {
+  /**
+   * Queues a reload; while one loads, a newer request replaces any older waiting one (which
+   * resolves as superseded). Resolves once this request's bank is swapped in or refused.
+   */
+  reload(request: BankRequest): Promise<ReloadOutcome> {
+    if (this.stopped) return Promise.resolve({ ok: false, error: 'the service is stopping' });
     if (this.pending) {
       this.deps.metrics.bankReloads.inc({ result: 'coalesced' });
       this.deps.log(`bank reload (${this.pending.why}) of ${clip(this.pending.path)} superseded by a newer request`);
+      this.pending.settle({ ok: false, error: `superseded by a newer request (${request.why})` });
     }
-    this.pending = { path, why };
+    const outcome = new Promise<ReloadOutcome>((settle) => (this.pending = { ...request, settle }));
     this.draining ??= this.drain();
-    return this.draining;
+    return outcome;
   }
 
   private async drain(): Promise<void> {
     while (this.pending && !this.stopped) {
-      const { path, why } = this.pending;
+      const request = this.pending;
       this.pending = undefined;
-      await this.reloadNow(path, why);
+      request.settle(await this.reloadNow(request));
     }
+    this.pending?.settle({ ok: false, error: 'the service is stopping' });
+    this.pending = undefined;
     this.draining = undefined;
   }
 
-  private async reloadNow(path: string, why: string): Promise<void> {
+  private async reloadNow(request: BankRequest): Promise<ReloadOutcome> {
+    const { path, why } = request;
     const { slot, metrics, log } = this.deps;
     let next: ActiveModel;
     let manifest: BankManifest;
@@ -109,20 +132,21 @@ export class BankReloader {
           `${path}: its input is ${manifest.input.width}x${manifest.input.height}, the running pipeline's is ${oldInput.width}x${oldInput.height}; restart the service to change the input size`,
         );
       }
-      next = await this.deps.createModel(bank, bankIdOf(path, bank.checksum));
+      next = await this.deps.createModel(bank, request.bankId ?? bankIdOf(path, bank.checksum));
     } catch (e) {
       metrics.bankReloads.inc({ result: 'failed' });
       log(`bank reload (${why}) refused, keeping ${slot.current.bankId}: ${(e as Error).message}`);
-      return;
+      return { ok: false, error: (e as Error).message };
     }
     if (this.stopped) {
       await next.dispose();
-      return;
+      return { ok: false, error: 'the service is stopping' };
     }
     slot.swap(next);
     metrics.bankReloads.inc({ result: 'ok' });
     log(`bank reloaded (${why}): ${next.bankId}, threshold ${manifest.calibration.threshold.toFixed(3)}`);
-    this.deps.onSwapped(manifest, next.bankId);
+    this.deps.onSwapped(manifest, { ...request, bankId: next.bankId });
+    return { ok: true, bankId: next.bankId };
   }
 
   /** No more reloads (one loading now is disposed when it finishes). */

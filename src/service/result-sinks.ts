@@ -6,7 +6,8 @@
 //   5. Sparkplug B DDATA (mqtt.sparkplug.enabled)
 //   6. the local results file (output.resultsFile), the same payload as MQTT
 //   7. the operator page (ui.enabled): live tiles, web strip, timeline, defect gallery
-//   8. the embedding program's own callback (demo, benchmarks)
+//   8. teaching (recipes): frames kept as training images while a teach captures
+//   9. the embedding program's own callback (demo, benchmarks)
 import type { Config } from '../config/schema.js';
 import type { ScoredFrame } from '../core/frame.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
@@ -16,6 +17,7 @@ import { ResultMetricsSink } from '../publish/result-metrics-sink.js';
 import type { ResultSink } from '../publish/result-sink.js';
 import { ResultsFileSink } from '../publish/results-file-sink.js';
 import type { SparkplugNode } from '../publish/sparkplug.js';
+import type { BankJobs } from './bank-job.js';
 import type { RunStats } from './run-stats.js';
 
 export interface SinkParts {
@@ -25,6 +27,7 @@ export interface SinkParts {
   stats: RunStats;
   sparkplug?: SparkplugNode;
   operator?: ResultSink;
+  teach?: BankJobs;
   onResult?: (f: ScoredFrame) => void;
   log: (s: string) => void;
 }
@@ -40,6 +43,8 @@ export function resultSinks(p: SinkParts): ResultSink[] {
   if (p.sparkplug) sinks.push(p.sparkplug);
   if (c.output.resultsFile) sinks.push(new ResultsFileSink(c.output.resultsFile, p.log));
   if (p.operator) sinks.push(p.operator);
+  const teach = p.teach;
+  if (teach) sinks.push({ name: 'teach capture', handle: ({ frame }) => teach.offer(frame), close: async () => {} });
   const onResult = p.onResult;
   if (onResult) sinks.push({ name: 'result callback', handle: ({ frame }) => onResult(frame), close: async () => {} });
   return sinks;

@@ -20,7 +20,9 @@ import { commandSchema } from '../publish/payload-schema.js';
 import { resultPayload, topics } from '../publish/payloads.js';
 import { closeSinks, fanOut, type ResultSink } from '../publish/result-sink.js';
 import { SparkplugNode } from '../publish/sparkplug.js';
-import { BankReloader, bankIdOf } from './bank-reloader.js';
+import { BankJobs } from './bank-job.js';
+import { BankReloader, bankIdOf, type ReloadOutcome } from './bank-reloader.js';
+import { RecipeControl } from './recipe-control.js';
 import { Health } from './health.js';
 import { startLocalBroker, type LocalBroker } from './local-broker.js';
 import { checkBrokerUrl, checkSource, readTlsFiles, StartupError } from './preflight.js';
@@ -46,6 +48,10 @@ export class InspectionService {
   private sparkplug?: SparkplugNode;
   private sinks: ResultSink[] = [];
   private reloader?: BankReloader;
+  private recipes?: RecipeControl;
+  private jobs?: BankJobs;
+  /** The file of the bank scoring now. */
+  private bankFile = '';
   private pipeline?: Pipeline;
   private pixels?: PixelWorker;
   private subscription?: Subscription;
@@ -97,23 +103,52 @@ export class InspectionService {
     }
   }
 
+  /** The bank to start with: model.bank, or the active version of model.recipe. */
+  private startBank(): { path: string; key: string; bankId?: string } {
+    const c = this.config;
+    if (c.model.recipe) {
+      try {
+        return { ...this.recipes!.initialBank(), key: 'model.recipe' };
+      } catch (e) {
+        throw new StartupError(`model.recipe: ${c.model.recipe}: ${(e as Error).message}`);
+      }
+    }
+    if (!c.model.bank)
+      throw new StartupError(
+        "model.bank: no bank configured; fit one with 'patchline fit' and set model.bank (or recipes and model.recipe)",
+      );
+    return { path: c.model.bank, key: 'model.bank' };
+  }
+
   private async open(): Promise<void> {
     const c = this.config;
-    if (!c.model.bank) throw new StartupError("model.bank: no bank configured; fit one with 'patchline fit' and set model.bank");
-    const bank = await readBank(c.model.bank, { maxBytes: c.model.maxBankMb * 2 ** 20 }).catch((e: Error) => {
-      throw new StartupError(`model.bank: ${e.message}`);
+    if (Object.keys(c.recipes).length > 0) {
+      this.jobs = new BankJobs((job) => this.page?.broadcast({ type: 'job', job }), this.log);
+      this.recipes = new RecipeControl({
+        config: c,
+        reloader: () => this.reloader,
+        jobs: this.jobs,
+        runningBank: () => ({ id: this.slot?.current.bankId ?? '', file: this.bankFile }),
+        log: this.log,
+        onChanged: () => this.page?.broadcast({ type: 'recipes' }),
+      });
+    }
+    const start = this.startBank();
+    this.bankFile = start.path;
+    const bank = await readBank(start.path, { maxBytes: c.model.maxBankMb * 2 ** 20 }).catch((e: Error) => {
+      throw new StartupError(`${start.key}: ${e.message}`);
     });
     const m = bank.manifest;
     try {
-      requireThreshold(m, c.model.bank);
+      requireThreshold(m, start.path);
     } catch (e) {
-      throw new StartupError(`model.bank: ${(e as Error).message}`);
+      throw new StartupError(`${start.key}: ${(e as Error).message}`);
     }
     checkSource(c, m);
     checkBrokerUrl(c.mqtt.url);
     const tls = readTlsFiles(c.mqtt.tls);
-    const bankId = bankIdOf(c.model.bank, bank.checksum);
-    this.setModelInfo(m, bankId);
+    const bankId = start.bankId ?? bankIdOf(start.path, bank.checksum);
+    this.setModelInfo(m, bankId, c.model.recipe);
     if (c.metrics.enabled) {
       this.http = await startMetricsServer(
         this.metrics,
@@ -160,6 +195,7 @@ export class InspectionService {
       topics(c.mqtt.prefix, c.line, c.camera),
       {
         bank: bankId,
+        ...(c.model.recipe ? { recipe: c.model.recipe } : {}),
         backbone: m.backbone.name,
         version: PATCHLINE_VERSION,
         heatmap: { width: m.input.width, height: m.input.height, format: c.mqtt.heatmap.format },
@@ -181,6 +217,8 @@ export class InspectionService {
           password: c.mqtt.password,
           version: PATCHLINE_VERSION,
           framesPerSecond: () => this.stats.framesPerSecond(),
+          recipe: c.model.recipe ?? '',
+          onCommand: (command) => this.onCommand(command, 'sparkplug'),
         },
         this.log,
         this.metrics,
@@ -199,11 +237,13 @@ export class InspectionService {
           anomalies: this.stats.anomalies,
           queueDepth: this.queueDepth,
           bank: this.slot!.current.bankId,
+          ...(this.recipes?.recipe ? { recipe: this.recipes.recipe } : {}),
           threshold: this.slot!.current.model.threshold,
           providers: this.slot!.current.model.providers,
           mqttConnected: this.mqttConnected,
         }),
         metrics: this.metrics,
+        recipes: this.recipes,
         log: this.log,
       });
       this.pageUrl = this.page.url;
@@ -215,6 +255,7 @@ export class InspectionService {
       stats: this.stats,
       sparkplug: this.sparkplug,
       operator: this.page?.sink,
+      teach: this.jobs,
       onResult: this.onResult,
       log: this.log,
     });
@@ -241,17 +282,21 @@ export class InspectionService {
     );
     this.reloader = new BankReloader({
       slot: this.slot,
-      configuredBank: c.model.bank,
+      configuredBank: start.path,
       maxBankBytes: c.model.maxBankMb * 2 ** 20,
       createModel: (b, id) => this.createModel(b, id),
-      onSwapped: (manifest, id) => {
-        this.setModelInfo(manifest, id);
-        this.publisher?.setStatus({ bank: id });
+      onSwapped: (manifest, request) => {
+        this.bankFile = request.path;
+        this.setModelInfo(manifest, request.bankId, request.recipe);
+        this.publisher?.setStatus({ bank: request.bankId, ...(request.recipe ? { recipe: request.recipe } : {}) });
+        this.sparkplug?.setRecipe(request.recipe ?? '');
       },
       metrics: this.metrics,
       log: this.log,
     });
-    this.reloader.watch(c.model.bank);
+    // A recipe's versions are followed through its store's active pointer, a bank file by its mtime.
+    if (this.recipes && c.model.recipe) this.recipes.watch();
+    else this.reloader.watch(start.path);
     this.running = true;
     this.metrics.up.set(1);
     const { line, camera } = c;
@@ -307,10 +352,11 @@ export class InspectionService {
     }
   }
 
-  private setModelInfo(m: BankManifest, bankId: string): void {
+  private setModelInfo(m: BankManifest, bankId: string, recipe = ''): void {
     this.metrics.modelInfo.reset();
     this.metrics.modelInfo.set(
       {
+        recipe,
         backbone: m.backbone.name,
         layers: m.backbone.layers.map((l) => l.name).join(','),
         bank: bankId,
@@ -321,21 +367,54 @@ export class InspectionService {
     );
   }
 
-  private onCommand(raw: unknown): void {
+  private onCommand(raw: unknown, via: 'mqtt' | 'sparkplug' = 'mqtt'): void {
     const parsed = commandSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
+      const detail = `${issue?.path.join('.') || 'command'}: ${issue?.message ?? 'invalid'}`;
       this.log(
-        `mqtt: ignored command ${clip(JSON.stringify(raw) ?? String(raw))}: ${issue?.path.join('.') || 'command'}: ${issue?.message ?? 'invalid'} (known: {"command":"reload-bank","bank":"<optional file in the bank folder>"})`,
+        `${via}: ignored command ${clip(JSON.stringify(raw) ?? String(raw))}: ${detail} (known: {"command":"reload-bank","bank":"<optional file in the bank folder>"}, {"command":"select-recipe","recipe":"<name>"})`,
       );
+      this.commandOutcome('invalid', false, detail);
       return;
     }
-    if (parsed.data.command === 'reload-bank') void this.reloader?.reloadCommanded(parsed.data.bank, 'MQTT command');
+    const command = parsed.data;
+    if (command.command === 'reload-bank') {
+      void this.reloader
+        ?.reloadCommanded(command.bank, `${via} command`)
+        .then((o) => this.commandOutcome('reload-bank', o.ok, o.ok ? `running ${o.bankId}` : o.error));
+      return;
+    }
+    if (!this.recipes) {
+      this.log(`${via}: select-recipe ${clip(command.recipe)} refused: no recipes are configured`);
+      this.commandOutcome('select-recipe', false, 'no recipes are configured (config: recipes)');
+      return;
+    }
+    this.recipes.select(command.recipe, via).then(
+      (id) => this.commandOutcome('select-recipe', true, `running ${id}`),
+      (e: Error) => {
+        this.log(`${via}: select-recipe refused: ${e.message}`);
+        this.commandOutcome('select-recipe', false, e.message);
+      },
+    );
+  }
+
+  /** The last command's outcome, on the status topic: a refused command says why there. */
+  private commandOutcome(name: string, ok: boolean, detail: string): void {
+    this.publisher?.setStatus({ command: { name, ok, detail: clip(detail, 300), at: new Date().toISOString() } });
   }
 
   /** Loads a bank beside the running one and swaps it in between two batches (see BankReloader). */
-  reloadBank(path: string, why: string): Promise<void> {
-    return this.running && this.reloader ? this.reloader.reload(path, why) : Promise.resolve();
+  reloadBank(path: string, why: string): Promise<ReloadOutcome> {
+    return this.running && this.reloader
+      ? this.reloader.reload({ path, why })
+      : Promise.resolve({ ok: false, error: 'the service is not running' });
+  }
+
+  /** Switches to another recipe's active bank between two batches (as the page and select-recipe do). */
+  selectRecipe(recipe: string, actor: string): Promise<string> {
+    if (!this.recipes) return Promise.reject(new Error('no recipes are configured'));
+    return this.recipes.select(recipe, actor);
   }
 
   alive(): { ok: boolean; detail: string } {
@@ -372,6 +451,7 @@ export class InspectionService {
 
   /** Closes whatever is open, in order; also after a start that failed part-way. */
   private async release(): Promise<void> {
+    this.recipes?.close();
     await this.reloader?.stop();
     const sinks =
       this.sinks.length > 0 ? this.sinks : [this.publisher, this.sparkplug].filter((s): s is NonNullable<typeof s> => s !== undefined);

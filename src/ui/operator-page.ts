@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { encodeImage, resizeImage } from '../imaging/encode.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import { GalleryStore } from './gallery-store.js';
+import type { RecipeApi } from './recipe-api.js';
 import { LiveHub } from './live-hub.js';
 import { OperatorSink } from './operator-sink.js';
 import type { LiveMessage, StatusMessage } from './protocol.js';
@@ -29,6 +30,7 @@ export interface OperatorPageDeps {
   webWidth(): number;
   status(): ServiceStatus;
   metrics: PipelineMetrics;
+  recipes?: RecipeApi;
   log: (s: string) => void;
 }
 
@@ -36,6 +38,7 @@ export class OperatorPage {
   private constructor(
     readonly sink: OperatorSink,
     readonly url: string,
+    private readonly hub: LiveHub,
     private readonly stopTick: () => void,
     private readonly closeServer: () => Promise<void>,
   ) {}
@@ -77,7 +80,17 @@ export class OperatorPage {
     });
     const hello = (): LiveMessage[] => [status(), { type: 'timeline', points: timeline.all(), threshold: d.status().threshold }];
     const server = await startUiServer(
-      { assetsDir: ASSETS_DIR, gallery, hub, token, hello, status, threshold: () => d.status().threshold, log: d.log },
+      {
+        assetsDir: ASSETS_DIR,
+        gallery,
+        hub,
+        token,
+        hello,
+        status,
+        threshold: () => d.status().threshold,
+        ...(d.recipes ? { recipes: d.recipes } : {}),
+        log: d.log,
+      },
       ui.bind,
       ui.port,
     );
@@ -118,7 +131,12 @@ export class OperatorPage {
       }
     };
     const timer = setInterval(tick, 1000);
-    return new OperatorPage(sink, server.url, () => clearInterval(timer), server.close);
+    return new OperatorPage(sink, server.url, hub, () => clearInterval(timer), server.close);
+  }
+
+  /** A message to every connected page (job progress, recipe changes). */
+  broadcast(message: LiveMessage): void {
+    this.hub.broadcast(message);
   }
 
   async close(): Promise<void> {

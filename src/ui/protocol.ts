@@ -12,6 +12,8 @@ export interface StatusMessage {
   anomalies: number;
   queueDepth: number;
   bank: string;
+  /** The recipe running (recipes configured). */
+  recipe?: string;
   threshold: number;
   providers: string[];
   mqttConnected: boolean;
@@ -87,7 +89,91 @@ export interface GalleryMessage {
   item: GalleryItem;
 }
 
-export type LiveMessage = StatusMessage | TimelineMessage | GalleryMessage;
+/** A bank version of a recipe, as the page lists it. */
+export interface RecipeVersion {
+  version: number;
+  id: string;
+  active: boolean;
+  createdAt?: string;
+  rows?: number;
+  threshold?: number;
+  calibration?: string;
+  images?: number;
+  origin?: { action: string; parent?: string; note?: string };
+  error?: string;
+}
+
+export interface RecipeInfo {
+  name: string;
+  store: string;
+  /** Id of the store's active version (what selecting the recipe runs). */
+  active?: string;
+  versions: RecipeVersion[];
+  error?: string;
+}
+
+/** A teach or bank-add job: capture (teach), then a fit or an update in a child process. */
+export interface JobState {
+  id: number;
+  kind: 'teach' | 'add';
+  recipe: string;
+  startedAt: string;
+  /** capture, embed, coreset, calibrate, done, failed. */
+  phase: string;
+  done: number;
+  total: number;
+  unit: string;
+  finished: boolean;
+  error?: string;
+  result?: JobResult;
+}
+
+export interface JobResult {
+  version: number;
+  id: string;
+  rows: number;
+  images: number;
+  threshold: number;
+  calibration: string;
+  /** Image scores the threshold came from (held-out good frames). */
+  scores: number[];
+  detail: string;
+}
+
+export interface RecipesView {
+  /** Recipes are configured (else the service runs model.bank and the panel says so). */
+  enabled: boolean;
+  current?: string;
+  /** Bank id scoring now. */
+  running: string;
+  recipes: RecipeInfo[];
+  job?: JobState;
+  /** Reviewed false alarms of the current recipe not yet added to its bank. */
+  falseAlarmsToAdd: number;
+}
+
+export interface AuditRecord {
+  at: string;
+  actor: string;
+  action: string;
+  recipe: string;
+  before?: string;
+  after?: string;
+  images?: number;
+  detail?: string;
+}
+
+export interface JobMessage {
+  type: 'job';
+  job: JobState;
+}
+
+/** Recipes, versions or the audit log changed: the page fetches them again. */
+export interface RecipesChangedMessage {
+  type: 'recipes';
+}
+
+export type LiveMessage = StatusMessage | TimelineMessage | GalleryMessage | JobMessage | RecipesChangedMessage;
 export type BinaryHeader = TileHeader | StripHeader;
 
 /** Reviewed items for the what-if view: score and label. */

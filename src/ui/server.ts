@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { GalleryStore } from './gallery-store.js';
 import type { LiveHub } from './live-hub.js';
 import type { Label, LiveMessage } from './protocol.js';
+import type { RecipeApi } from './recipe-api.js';
 import { TOKEN_HEADER, type WriteToken } from './token.js';
 
 /** Request bodies larger than this are refused (a review is a few dozen bytes). */
@@ -39,6 +40,8 @@ export interface UiServerDeps {
   hello(): LiveMessage[];
   status(): unknown;
   threshold(): number;
+  /** Recipes and bank versions (absent: the service runs a bank file, no recipes). */
+  recipes?: RecipeApi;
   log: (s: string) => void;
 }
 
@@ -81,9 +84,21 @@ export async function startUiServer(
   port: number,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const { gallery, token } = deps;
-  const requireToken = (req: IncomingMessage) => {
+  /** The token holder's name (for the audit log); refuses the request without a valid token. */
+  const requireToken = (req: IncomingMessage): string => {
     if (!token.configured) throw new HttpError(403, 'writes are off: no ui.tokenFile is configured');
-    if (!token.accepts(req.headers[TOKEN_HEADER])) throw new HttpError(401, `missing or wrong token (header ${TOKEN_HEADER})`);
+    const holder = token.holder(req.headers[TOKEN_HEADER]);
+    if (!holder) throw new HttpError(401, `missing or wrong token (header ${TOKEN_HEADER})`);
+    return holder;
+  };
+  /** The current recipe's reviewed false alarms whose images are not in its bank yet. */
+  const falseAlarms = (recipes: RecipeApi, recipe: string | undefined) => {
+    if (!recipe) return [];
+    const ids = gallery
+      .list()
+      .filter((i) => i.review?.label === 'false-alarm' && i.bank.startsWith(`${recipe}@`))
+      .map((i) => i.id);
+    return recipes.notAdded(recipe, ids).map((id) => ({ id, path: gallery.file(id, 'image')! }));
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -108,6 +123,7 @@ export async function startUiServer(
       res.end();
       return;
     }
+    if (path === '/api/recipes' || path.startsWith('/api/recipes/') || path === '/api/audit') return recipeRoute(req, res, path, method);
     const file = /^\/api\/gallery\/([^/]+)\/(image|overlay)$/.exec(path);
     if (file && method === 'GET') {
       const p = gallery.file(file[1]!, file[2] as 'image' | 'overlay');
@@ -131,6 +147,59 @@ export async function startUiServer(
       return json(res, 200, item);
     }
     throw new HttpError(path.startsWith('/api/') || ASSETS[path] ? 405 : 404, 'not found');
+  };
+
+  const recipeRoute = async (req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> => {
+    const recipes = deps.recipes;
+    if (!recipes) {
+      if (method === 'GET' && path === '/api/audit') return json(res, 200, []);
+      if (method === 'GET')
+        return json(res, 200, {
+          enabled: false,
+          running: String((deps.status() as { bank?: string }).bank ?? ''),
+          recipes: [],
+          falseAlarmsToAdd: 0,
+        });
+      throw new HttpError(409, 'no recipes are configured (config: recipes, model.recipe)');
+    }
+    if (method === 'GET' && path === '/api/recipes') return json(res, 200, await recipes.view(falseAlarms(recipes, recipes.recipe).length));
+    if (method === 'GET' && path === '/api/audit') return json(res, 200, recipes.audit());
+    const action = /^\/api\/recipes\/(select|activate|rollback|discard|teach|add-false-alarms|threshold)$/.exec(path)?.[1];
+    if (!action || method !== 'POST') throw new HttpError(path === '/api/recipes' ? 405 : 404, 'not found');
+    const actor = requireToken(req);
+    const body = (await readBody(req)) as Record<string, unknown>;
+    const recipe = typeof body.recipe === 'string' ? body.recipe : recipes.recipe;
+    if (!recipe) throw new HttpError(400, 'recipe: missing');
+    const version = () => {
+      if (!Number.isInteger(body.version) || (body.version as number) < 1)
+        throw new HttpError(400, 'version: a version number is required');
+      return body.version as number;
+    };
+    try {
+      let out: unknown = { ok: true };
+      if (action === 'select') out = { bank: await recipes.select(recipe, actor) };
+      else if (action === 'activate') await recipes.activate(recipe, version(), actor);
+      else if (action === 'rollback') await recipes.rollback(recipe, actor);
+      else if (action === 'discard') recipes.discard(recipe, version(), actor);
+      else if (action === 'teach') {
+        const frames = body.frames;
+        if (!Number.isInteger(frames) || (frames as number) < 10 || (frames as number) > 5000)
+          throw new HttpError(400, 'frames: an integer from 10 to 5000');
+        out = recipes.teach(recipe, frames as number, actor);
+      } else if (action === 'add-false-alarms') out = await recipes.addImages(recipe, falseAlarms(recipes, recipe), actor);
+      else {
+        const t = body.threshold;
+        if (typeof t !== 'number' || !(t > 0)) throw new HttpError(400, 'threshold: a positive number');
+        const note = typeof body.note === 'string' ? body.note.slice(0, 200) : 'set on the operator page';
+        const reviewed = gallery.reviews(t).items.map((i) => i.score);
+        out = { bank: await recipes.threshold(recipe, t, note, reviewed, actor) };
+      }
+      return json(res, 200, out);
+    } catch (e) {
+      if (e instanceof HttpError) throw e;
+      deps.log(`ui: ${action} ${recipe} by ${actor} refused: ${(e as Error).message}`);
+      throw new HttpError(409, (e as Error).message);
+    }
   };
 
   const server = createServer((req, res) => {

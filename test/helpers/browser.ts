@@ -1,8 +1,13 @@
 // Debian's chromium driven by playwright-core (no browser download), for the operator page's
 // tests. Root needs --no-sandbox. A test without chromium is skipped loudly.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+
+/** Where the page tests put their screenshots (PATCHLINE_SCREENSHOTS: docs/ for the ones the docs show). */
+export const SCREENSHOTS = process.env.PATCHLINE_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'patchline-screens-'));
 
 export const CHROMIUM = process.env.PATCHLINE_CHROMIUM ?? '/usr/bin/chromium';
 

@@ -12,6 +12,8 @@ import { defaultConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DEFAULT_BACKBONE, modelDir, resolveBackbone } from '../../model/backbone.js';
 import { ensureModel } from '../../model/fetch-model.js';
+import { importBank } from '../../recipes/bank-operations.js';
+import { BankStore } from '../../recipes/bank-store.js';
 import { InspectionService } from '../../service/service.js';
 import { intOption, optionalString, parseCommand, type CommandSpec } from '../args.js';
 import { MODEL_DIR_OPTION } from '../common-options.js';
@@ -84,6 +86,12 @@ export async function runDemo(argv: string[]): Promise<void> {
   log(
     `  bank ${bankPath}: ${m.coreset.rows} patch features from ${m.training.bankImages} tiles, threshold ${m.calibration.threshold.toFixed(2)}`,
   );
+  // Two products: the web just taught, and an empty one to teach from the page. A store that
+  // already has an active version keeps it (what an operator activated survives a rerun).
+  const recipes = { web: { store: join(out, 'recipes', 'web'), keep: 10 }, 'web-2': { store: join(out, 'recipes', 'web-2'), keep: 10 } };
+  const store = BankStore.open(recipes.web.store, { name: 'web', create: true });
+  if (store.activeVersion() === undefined) await importBank(store, bankPath, { actor: 'demo', activate: true });
+  log(`  recipe web: running ${store.idOf(store.activeVersion()!)} (store ${recipes.web.store}); recipe web-2: teach it from the page`);
 
   const config: Config = {
     ...defaultConfig(),
@@ -96,7 +104,8 @@ export async function runDemo(argv: string[]): Promise<void> {
       defectEvery: 700,
       lines,
     },
-    model: { ...defaultConfig().model, bank: bankPath, modelDir: models },
+    model: { ...defaultConfig().model, recipe: 'web', modelDir: models },
+    recipes,
     // The simulated camera runs as fast as the pipeline takes lines: wait instead of dropping.
     pipeline: { ...defaultConfig().pipeline, queuePolicy: 'block' },
     metrics: { enabled: true, host: '127.0.0.1', port: intOption(cmd, v, 'metrics-port', 0) },

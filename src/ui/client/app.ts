@@ -7,6 +7,7 @@ import * as api from './api.js';
 import { byId, clear, h } from './dom.js';
 import { GalleryView } from './gallery.js';
 import { LiveView } from './live.js';
+import { RecipesPanel } from './recipes.js';
 import { StripView } from './strip.js';
 import { TimelineView } from './timeline.js';
 import { showWhatIf } from './whatif.js';
@@ -14,8 +15,28 @@ import { showWhatIf } from './whatif.js';
 const live = new LiveView();
 const timeline = new TimelineView(300);
 let strip: StripView | undefined;
-const refreshReviews = () => void api.reviews().then(showWhatIf, () => undefined);
-const gallery = new GalleryView(() => live.latest, refreshReviews);
+const recipes = new RecipesPanel();
+let recipesEnabled = false;
+const refreshReviews = () =>
+  void api.reviews().then(
+    (r) => showWhatIf(r, recipesEnabled, () => void recipes.refresh()),
+    () => undefined,
+  );
+void api.recipes().then(
+  (v) => {
+    recipesEnabled = v.enabled;
+    refreshReviews();
+  },
+  () => undefined,
+);
+// A review changes the what-if view and the false alarms the recipe panel offers to add.
+const gallery = new GalleryView(
+  () => live.latest,
+  () => {
+    refreshReviews();
+    void recipes.refresh();
+  },
+);
 
 function showAuth(): void {
   const root = byId('auth');
@@ -26,6 +47,8 @@ function showAuth(): void {
       api.lock();
       showAuth();
       void api.gallery().then((items) => gallery.refresh(items));
+      void recipes.refresh();
+      refreshReviews();
     });
     root.append(h('span', { class: 'chip ok' }, 'reviews unlocked'), lock);
     return;
@@ -37,6 +60,8 @@ function showAuth(): void {
     if (await api.unlock(input.value.trim())) {
       showAuth();
       gallery.refresh(await api.gallery());
+      void recipes.refresh();
+      refreshReviews();
     } else {
       note.textContent = 'token refused: read-only';
     }
@@ -53,6 +78,11 @@ function connect(): void {
       if (m.type === 'status') onStatus(m);
       else if (m.type === 'timeline') timeline.add(m);
       else if (m.type === 'gallery') gallery.upsert(m.item);
+      else if (m.type === 'job') recipes.onJob(m.job);
+      else if (m.type === 'recipes') {
+        void recipes.refresh();
+        refreshReviews();
+      }
       return;
     }
     const { header, payload } = unpackBinary(ev.data as ArrayBuffer);

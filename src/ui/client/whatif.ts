@@ -1,7 +1,8 @@
 // What if the threshold were elsewhere? Precision and recall on the reviewed items at a
-// threshold chosen with a slider, and the F1-best one. Read-only: applying a threshold is a
-// bank change (the next step).
+// threshold chosen with a slider, and the F1-best one; either can be applied to the running
+// recipe as a new bank version (token needed).
 import type { ReviewSummary } from '../protocol.js';
+import { recipeAction, storedToken } from './api.js';
 import { byId, clear, h } from './dom.js';
 
 function counts(items: ReviewSummary['items'], t: number) {
@@ -22,7 +23,8 @@ function counts(items: ReviewSummary['items'], t: number) {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : 'n/a');
 
-export function showWhatIf(summary: ReviewSummary): void {
+/** `onApplied` after a threshold became a new active version. */
+export function showWhatIf(summary: ReviewSummary, recipes: boolean, onApplied: () => void): void {
   const root = byId('whatif');
   clear(root);
   const { items } = summary;
@@ -66,6 +68,42 @@ export function showWhatIf(summary: ReviewSummary): void {
       'p',
       { class: 'hint' },
       `running bank: ${summary.threshold.toFixed(2)}; best F1 on these items: ${best.t.toFixed(2)} (precision ${pct(best.precision)}, recall ${pct(best.recall)})`,
+    ),
+  );
+  if (!recipes) return;
+  const message = h('span', { class: 'message', role: 'status' });
+  const canWrite = storedToken() !== undefined;
+  const apply = (label: string, threshold: () => number, note: () => string, attr: string) => {
+    const b = h('button', { type: 'button', disabled: !canWrite, title: canWrite ? '' : 'enter the token', [attr]: '' }, label);
+    b.addEventListener('click', async () => {
+      message.textContent = 'writing a new bank version…';
+      try {
+        const r = await recipeAction({ action: 'threshold', threshold: threshold(), note: note() });
+        message.textContent = 'bank' in r ? `running ${r.bank}` : 'done';
+        onApplied();
+      } catch (e) {
+        message.textContent = (e as Error).message;
+      }
+    });
+    return b;
+  };
+  root.append(
+    h(
+      'div',
+      { class: 'recipe-tools' },
+      apply(
+        `Apply F1-best (${best.t.toFixed(2)})`,
+        () => best.t,
+        () => `F1-best on ${items.length} reviewed items (F1 ${best.f1.toFixed(2)})`,
+        'data-apply-best',
+      ),
+      apply(
+        'Apply slider value',
+        () => Number(slider.value),
+        () => `slider on ${items.length} reviewed items`,
+        'data-apply-slider',
+      ),
+      message,
     ),
   );
 }

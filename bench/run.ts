@@ -1,12 +1,14 @@
 // `npm run bench`: every benchmark section, printed as Markdown tables with the command, commit
 // and machine, ready for docs/BENCHMARKS.md. Numbers are ratios measured side by side in one run.
 import { execSync } from 'node:child_process';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpus, totalmem } from 'node:os';
 import { eventLoopDelay, headVsBackbone } from './foundation.js';
 import { formatRow, TABLE_HEAD, type BenchRow } from './stats.js';
 import { pagesBenchmark, streamingBenchmark } from './streaming.js';
 import { configurationBenchmark } from './configurations.js';
+import { bankAddBenchmark, recipeSwitchBenchmark } from './recipes.js';
 
 const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
@@ -16,6 +18,10 @@ const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRo
   'Operator page: streaming with 5 pages connected vs none (synthetic web, MobileNetV2)': () => pagesBenchmark(),
   'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) =>
     configurationBenchmark({ ...configurationOptions, onRow }),
+  'Bank add vs full refit: Magnetic Tile, MobileNetV2 f13+f16, 10 % coreset, 20 reviewed good tiles added': (onRow) =>
+    bankAddBenchmark(magneticTile, onRow),
+  'Recipe switch: select-recipe command to the first result with the new bank (synthetic web, full rate, mosquitto)': () =>
+    recipeSwitchBenchmark(),
 };
 
 const { values: args } = parseArgs({
@@ -30,6 +36,7 @@ const { values: args } = parseArgs({
   },
 });
 const only = args.only;
+const magneticTile = join(process.env.PATCHLINE_SHARED_DIR ?? '../shared', 'datasets', 'magnetic-tile');
 const configurationOptions = {
   reference: args.reference,
   trainImages: Number(args['train-images']),

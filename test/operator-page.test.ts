@@ -13,8 +13,9 @@ import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { GalleryItem } from '../src/ui/protocol.js';
 import { InspectionService } from '../src/service/service.js';
-import { launchBrowser, SCREENSHOTS } from './helpers/browser.js';
+import { launchBrowser, SCREENSHOTS, watchedPage } from './helpers/browser.js';
 import { useTestCache } from './helpers/cache.js';
+import { waitFor } from './helpers/wait.js';
 import { SHARED_DIR } from './helpers/shared.js';
 import { fitWebBank } from './helpers/web-bank.js';
 
@@ -26,16 +27,6 @@ if (!haveModel)
 
 const TOKEN = 'operator-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: () => T | Promise<T>, label: string, ms = 60_000): Promise<NonNullable<T>> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${label}`);
-    await sleep(200);
-  }
-}
 
 function pageConfig(bank: string, dataDir: string, tokenFile: string, linesPerSecond: number): Config {
   const d = defaultConfig();
@@ -69,12 +60,7 @@ describe('operator page in chromium', { skip: !haveModel }, () => {
     let service = new InspectionService(pageConfig(bank, dataDir, tokenFile, 600), (s) => logs.push(s));
     try {
       await service.start();
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      const { page, problems } = await watchedPage(browser, 1100);
       await page.goto(service.pageUrl!);
       // Live tiles update.
       await waitFor(async () => Number((await page.locator('body').getAttribute('data-tiles')) ?? 0) >= 3, 'live tiles');

@@ -14,7 +14,7 @@ import { importBank } from '../src/recipes/bank-operations.js';
 import { BankStore } from '../src/recipes/bank-store.js';
 import { InspectionService } from '../src/service/service.js';
 import type { GalleryItem } from '../src/ui/protocol.js';
-import { launchBrowser, SCREENSHOTS } from './helpers/browser.js';
+import { launchBrowser, SCREENSHOTS, watchedPage } from './helpers/browser.js';
 import { useTestCache } from './helpers/cache.js';
 import { SHARED_DIR } from './helpers/shared.js';
 import { fitWebBank } from './helpers/web-bank.js';
@@ -45,12 +45,7 @@ describe('teach, correct and switch from the operator page (chromium)', { skip: 
     };
     const service = new InspectionService(config, () => undefined);
     await service.start();
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const { page, problems } = await watchedPage(browser, 1400);
     const running = () => page.locator('#recipes [data-running]').getAttribute('data-running');
     const waitRunning = (id: string) => page.locator(`#recipes [data-running="${id}"]`).waitFor({ timeout: 60_000 });
     try {

@@ -21,6 +21,7 @@ import { BankStore } from '../src/recipes/bank-store.js';
 import { InspectionService } from '../src/service/service.js';
 import type { RecipesView } from '../src/ui/protocol.js';
 import { useTestCache } from './helpers/cache.js';
+import { waitFor } from './helpers/wait.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { PROJECT_ROOT, SHARED_DIR } from './helpers/shared.js';
 import { fitWebBank } from './helpers/web-bank.js';
@@ -33,16 +34,6 @@ if (!haveModel)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const who = { actor: 'test' };
 const spb = sparkplug.get('spBv1.0')!;
-
-async function waitFor<T>(what: () => T | Promise<T>, label: string, ms = 60_000): Promise<NonNullable<T>> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${label}`);
-    await sleep(100);
-  }
-}
 
 /** Two recipes: a (v1 the web bank, v2 the same rows with another threshold) and b (the web bank at another coreset share). */
 async function makeStores(bankA: string, bankB: string): Promise<{ a: BankStore; b: BankStore; dir: string }> {

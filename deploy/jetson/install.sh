@@ -44,7 +44,7 @@ usermod -a -G video "$SERVICE_USER"
 
 # 4. Directories: code (root-owned, read-only to the service), config, data, cache.
 install -d -m 0755 "$APP_DIR" "$CONF_DIR"
-install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR" "$DATA_DIR/models" "$DATA_DIR/banks" "$DATA_DIR/heatmaps" "$CACHE_DIR"
+install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR" "$DATA_DIR/models" "$DATA_DIR/banks" "$DATA_DIR/recipes" "$DATA_DIR/heatmaps" "$CACHE_DIR"
 
 # 5. The application: copy the checkout, install production dependencies, build.
 say "application in $APP_DIR"

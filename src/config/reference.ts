@@ -5,6 +5,7 @@ import { configJsonSchema } from './load.js';
 interface Node {
   type?: string;
   properties?: Record<string, Node>;
+  additionalProperties?: Node | boolean;
   description?: string;
   default?: unknown;
   anyOf?: Node[];
@@ -22,6 +23,12 @@ export function configReferenceRows(): string[] {
   const walk = (s: Node, path: string) => {
     if (s.properties) {
       for (const [k, v] of Object.entries(s.properties)) walk(v, path ? `${path}.${k}` : k);
+      return;
+    }
+    // A map of named entries (recipes): the map itself, then each entry's fields under <name>.
+    if (typeof s.additionalProperties === 'object' && s.additionalProperties.properties) {
+      rows.push(`| \`${path}\` | map | ${s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : ''} | ${s.description ?? ''} |`);
+      walk(s.additionalProperties, `${path}.<name>`);
       return;
     }
     const alts = s.oneOf ?? s.anyOf;

@@ -3,18 +3,16 @@
 // version (activated with --activate). The service's Teach button runs this in a child process
 // on the frames it captured (--images), so inspection goes on meanwhile.
 import { firstValueFrom, NEVER, take, toArray } from 'rxjs';
-import { trainingImages } from '../../io/dataset.js';
-import { InferenceRuntime } from '../../model/inference-runtime.js';
 import { readBankManifest, type BankManifest } from '../../patchcore/bank-file.js';
 import { frameStream } from '../../pipeline/frame-stream.js';
-import { backboneFrom, teachVersion } from '../../recipes/bank-operations.js';
+import { teachVersion } from '../../recipes/bank-operations.js';
 import type { BankStore } from '../../recipes/bank-store.js';
 import { FrameCapture, teachFolder } from '../../recipes/teach-capture.js';
 import type { Config } from '../../config/schema.js';
 import { intOption, numberOption, optionalString, parseCommand, UsageError, type CommandSpec } from '../args.js';
 import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
-import { ACTOR_OPTION, actorOf, STORE_OPTIONS, storeFromOptions } from './bank/store-options.js';
+import { ACTOR_OPTION, actorOf, backboneOptions, imagesIn, runtimeFor, STORE_OPTIONS, storeFromOptions } from './bank/store-options.js';
 
 export const teachCommand: CommandSpec = {
   name: 'teach',
@@ -103,21 +101,13 @@ export async function runTeach(argv: string[]): Promise<void> {
     await captureFrames(config, like.input, frames, folder);
     process.stderr.write(`teach: ${frames} frames in ${folder}\n`);
   }
-  let files: string[];
-  try {
-    files = trainingImages(folder);
-  } catch (e) {
-    throw new UsageError(`patchline ${cmd.name}: --images: ${(e as Error).message}`);
-  }
-  const runtime = new InferenceRuntime(config?.model.threads ? { intraOpThreads: config.model.threads } : {});
+  const files = imagesIn(cmd, folder);
+  const runtime = runtimeFor(config);
   try {
     const r = await teachVersion(
       runtime,
       store,
-      backboneFrom({
-        backbone: optionalString(v, 'backbone') ?? config?.model.backbone,
-        modelDir: optionalString(v, 'model-dir') ?? config?.model.modelDir,
-      }),
+      backboneOptions(v, config),
       {
         files,
         folder,

@@ -1,12 +1,19 @@
 // `patchline bank add`: good images (false alarms an operator marked) into the active bank
 // without a refit, as a new version.
-import { trainingImages } from '../../../io/dataset.js';
-import { InferenceRuntime } from '../../../model/inference-runtime.js';
-import { addImages, backboneFrom } from '../../../recipes/bank-operations.js';
-import { intOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../../args.js';
+import { addImages } from '../../../recipes/bank-operations.js';
+import { intOption, parseCommand, requireString, type CommandSpec } from '../../args.js';
 import { MODEL_DIR_OPTION } from '../../common-options.js';
 import { progress } from '../../progress.js';
-import { ACTOR_OPTION, actorOf, STORE_OPTIONS, storeFromOptions, versionOption } from './store-options.js';
+import {
+  ACTOR_OPTION,
+  actorOf,
+  backboneOptions,
+  imagesIn,
+  runtimeFor,
+  STORE_OPTIONS,
+  storeFromOptions,
+  versionOption,
+} from './store-options.js';
 
 export const bankAddCommand: CommandSpec = {
   name: 'bank add',
@@ -34,22 +41,14 @@ export async function runBankAdd(argv: string[]): Promise<void> {
   if (!v) return;
   const folder = requireString(cmd, v, 'images');
   const { store, config } = storeFromOptions(cmd, v);
-  let files: string[];
-  try {
-    files = trainingImages(folder);
-  } catch (e) {
-    throw new UsageError(`patchline ${cmd.name}: --images: ${(e as Error).message}`);
-  }
-  const runtime = new InferenceRuntime(config?.model.threads ? { intraOpThreads: config.model.threads } : {});
+  const files = imagesIn(cmd, folder);
+  const runtime = runtimeFor(config);
   try {
     const t0 = performance.now();
     const r = await addImages(
       runtime,
       store,
-      backboneFrom({
-        backbone: optionalString(v, 'backbone') ?? config?.model.backbone,
-        modelDir: optionalString(v, 'model-dir') ?? config?.model.modelDir,
-      }),
+      backboneOptions(v, config),
       {
         files,
         folder,

@@ -1,8 +1,12 @@
 // Which bank store a `patchline bank` or `teach` command works on: a folder (--store), or a
-// recipe of a config file (--config [--recipe]), named as the service names it.
+// recipe of a config file (--config [--recipe]), named as the service names it; and what the
+// commands that embed images (teach, bank add) share: the images, the backbone, the runtime.
 import { loadConfig } from '../../../config/load.js';
 import type { Config } from '../../../config/schema.js';
 import { cliActor } from '../../../recipes/audit-log.js';
+import { trainingImages } from '../../../io/dataset.js';
+import { InferenceRuntime } from '../../../model/inference-runtime.js';
+import { backboneFrom, type BackboneFor } from '../../../recipes/bank-operations.js';
 import { BankStore } from '../../../recipes/bank-store.js';
 import { optionalString, UsageError, type CommandSpec, type OptionDoc, type ParsedOptions } from '../../args.js';
 
@@ -53,4 +57,25 @@ export function versionOption(cmd: CommandSpec, v: ParsedOptions, name = 'versio
   const m = /^v?(\d+)$/.exec(raw);
   if (!m || Number(m[1]) < 1) throw new UsageError(`patchline ${cmd.name}: --${name} must be a version number like 3 or v3, got '${raw}'`);
   return Number(m[1]);
+}
+
+/** The good images of a folder (or an MVTec category's train/good), as a usage error when none. */
+export function imagesIn(cmd: CommandSpec, folder: string): string[] {
+  try {
+    return trainingImages(folder);
+  } catch (e) {
+    throw new UsageError(`patchline ${cmd.name}: --images: ${(e as Error).message}`);
+  }
+}
+
+/** The bank's backbone from --backbone/--model-dir, else the config's model section. */
+export function backboneOptions(v: ParsedOptions, config?: Config): BackboneFor {
+  return backboneFrom({
+    backbone: optionalString(v, 'backbone') ?? config?.model.backbone,
+    modelDir: optionalString(v, 'model-dir') ?? config?.model.modelDir,
+  });
+}
+
+export function runtimeFor(config?: Config): InferenceRuntime {
+  return new InferenceRuntime(config?.model.threads ? { intraOpThreads: config.model.threads } : {});
 }

@@ -76,6 +76,7 @@ describe('Sparkplug B', () => {
       'frames_per_second',
       'is_anomaly',
       'normalized_score',
+      'recipe',
       'score',
       'seq',
       'threshold',

@@ -74,7 +74,11 @@ const manifestSchema = z.object({
     holdoutImages: count,
     imageFiles: z.array(z.string()).optional(),
     holdoutFiles: z.array(z.string()).optional(),
-    additions: z.array(z.object({ at: z.string(), folder: z.string(), images: count, patches: count, rows: count })).optional(),
+    additions: z
+      .array(
+        z.object({ at: z.string(), folder: z.string(), images: count, patches: count, rows: count, files: z.array(z.string()).optional() }),
+      )
+      .optional(),
   }),
   origin: z
     .object({ action: z.enum(['fit', 'teach', 'add', 'threshold', 'import']), parent: z.string().optional(), note: z.string().optional() })
@@ -124,6 +128,8 @@ export interface BankAddition {
   /** Patch embeddings of the new images, and how many of them became bank rows. */
   patches: number;
   rows: number;
+  /** File names of the added images (what the page checks before offering them again). */
+  files?: string[];
 }
 
 export interface BankOrigin {

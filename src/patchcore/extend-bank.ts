@@ -4,7 +4,7 @@
 // on the held-out good images the fit recorded. Cost: the new images only, plus one pass over
 // the bank rows for the starting distances.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { loadBatch } from '../preprocess/batch.js';
@@ -126,7 +126,14 @@ export async function extendBank(
       bankImages: m.training.bankImages + files.length,
       additions: [
         ...(m.training.additions ?? []),
-        { at: new Date().toISOString(), folder: resolve(opts.folder), images: files.length, patches, rows: newRows.length / dim },
+        {
+          at: new Date().toISOString(),
+          folder: resolve(opts.folder),
+          images: files.length,
+          patches,
+          rows: newRows.length / dim,
+          files: files.map((f) => basename(f)),
+        },
       ],
     },
     origin: { action: 'add', ...(opts.parent ? { parent: opts.parent } : {}), note: `${files.length} images from ${opts.folder}` },

@@ -3,10 +3,11 @@
 // change goes through the bank reloader (loaded beside the running bank, swapped between two
 // batches: no frame lost). A version activated elsewhere (`patchline bank activate`) is
 // noticed within a second. Teach and add run as child processes (bank-job.ts).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { readBankManifest } from '../patchcore/bank-file.js';
 import { appendAudit, readAudit } from '../recipes/audit-log.js';
 import { activateVersion, discardVersion, rollbackVersion, setThreshold } from '../recipes/bank-operations.js';
 import { BankStore } from '../recipes/bank-store.js';
@@ -156,12 +157,13 @@ export class RecipeControl {
     });
   }
 
-  /** Reviewed false alarms (their images) not yet in the recipe's bank. */
-  notAdded(recipe: string, ids: string[]): string[] {
+  /** Of these gallery ids, those whose images the recipe's active version has not had added. */
+  async notAdded(recipe: string, ids: string[]): Promise<string[]> {
     const store = this.store(recipe);
-    const added = new Set<string>();
-    const root = join(store.dir, 'added');
-    if (existsSync(root)) for (const d of readdirSync(root)) for (const f of readdirSync(join(root, d))) added.add(f.replace(/\.png$/, ''));
+    const active = store.activeVersion();
+    if (active === undefined || ids.length === 0) return [];
+    const { manifest } = await readBankManifest(store.path(active));
+    const added = new Set((manifest.training.additions ?? []).flatMap((a) => a.files ?? []).map((f) => f.replace(/\.png$/, '')));
     return ids.filter((id) => !added.has(id));
   }
 

@@ -381,7 +381,7 @@ export class InspectionService {
     const command = parsed.data;
     if (command.command === 'reload-bank') {
       void this.reloader
-        ?.reloadCommanded(command.bank, `${via} command`)
+        ?.reloadCommanded(command.bank, via === 'mqtt' ? 'MQTT command' : 'Sparkplug command')
         .then((o) => this.commandOutcome('reload-bank', o.ok, o.ok ? `running ${o.bankId}` : o.error));
       return;
     }
@@ -401,7 +401,9 @@ export class InspectionService {
 
   /** The last command's outcome, on the status topic: a refused command says why there. */
   private commandOutcome(name: string, ok: boolean, detail: string): void {
-    this.publisher?.setStatus({ command: { name, ok, detail: clip(detail, 300), at: new Date().toISOString() } });
+    // JSON carries any text safely; only its length is bounded.
+    const short = detail.length > 300 ? `${detail.slice(0, 300)}…` : detail;
+    this.publisher?.setStatus({ command: { name, ok, detail: short, at: new Date().toISOString() } });
   }
 
   /** Loads a bank beside the running one and swaps it in between two batches (see BankReloader). */

@@ -14,7 +14,7 @@ export interface RecipeApi {
   discard(recipe: string, version: number, actor: string): void;
   threshold(recipe: string, value: number, note: string, reviewed: number[], actor: string): Promise<string>;
   teach(recipe: string, frames: number, actor: string): JobState;
-  /** Of these gallery ids, the ones whose images are not in the recipe's bank yet. */
-  notAdded(recipe: string, ids: string[]): string[];
+  /** Of these gallery ids, the ones whose images the recipe's active version has not had added. */
+  notAdded(recipe: string, ids: string[]): Promise<string[]>;
   addImages(recipe: string, images: { id: string; path: string }[], actor: string): Promise<JobState>;
 }

@@ -92,13 +92,13 @@ export async function startUiServer(
     return holder;
   };
   /** The current recipe's reviewed false alarms whose images are not in its bank yet. */
-  const falseAlarms = (recipes: RecipeApi, recipe: string | undefined) => {
+  const falseAlarms = async (recipes: RecipeApi, recipe: string | undefined) => {
     if (!recipe) return [];
     const ids = gallery
       .list()
       .filter((i) => i.review?.label === 'false-alarm' && i.bank.startsWith(`${recipe}@`))
       .map((i) => i.id);
-    return recipes.notAdded(recipe, ids).map((id) => ({ id, path: gallery.file(id, 'image')! }));
+    return (await recipes.notAdded(recipe, ids)).map((id) => ({ id, path: gallery.file(id, 'image')! }));
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -162,7 +162,8 @@ export async function startUiServer(
         });
       throw new HttpError(409, 'no recipes are configured (config: recipes, model.recipe)');
     }
-    if (method === 'GET' && path === '/api/recipes') return json(res, 200, await recipes.view(falseAlarms(recipes, recipes.recipe).length));
+    if (method === 'GET' && path === '/api/recipes')
+      return json(res, 200, await recipes.view((await falseAlarms(recipes, recipes.recipe)).length));
     if (method === 'GET' && path === '/api/audit') return json(res, 200, recipes.audit());
     const action = /^\/api\/recipes\/(select|activate|rollback|discard|teach|add-false-alarms|threshold)$/.exec(path)?.[1];
     if (!action || method !== 'POST') throw new HttpError(path === '/api/recipes' ? 405 : 404, 'not found');
@@ -186,7 +187,7 @@ export async function startUiServer(
         if (!Number.isInteger(frames) || (frames as number) < 10 || (frames as number) > 5000)
           throw new HttpError(400, 'frames: an integer from 10 to 5000');
         out = recipes.teach(recipe, frames as number, actor);
-      } else if (action === 'add-false-alarms') out = await recipes.addImages(recipe, falseAlarms(recipes, recipe), actor);
+      } else if (action === 'add-false-alarms') out = await recipes.addImages(recipe, await falseAlarms(recipes, recipe), actor);
       else {
         const t = body.threshold;
         if (typeof t !== 'number' || !(t > 0)) throw new HttpError(400, 'threshold: a positive number');

@@ -6,7 +6,7 @@ import { firstValueFrom, NEVER, take, toArray } from 'rxjs';
 import { readBankManifest, type BankManifest } from '../../patchcore/bank-file.js';
 import { frameStream } from '../../pipeline/frame-stream.js';
 import { teachVersion } from '../../recipes/bank-operations.js';
-import type { BankStore } from '../../recipes/bank-store.js';
+import { BankStore } from '../../recipes/bank-store.js';
 import { FrameCapture, teachFolder } from '../../recipes/teach-capture.js';
 import type { Config } from '../../config/schema.js';
 import { intOption, numberOption, optionalString, parseCommand, UsageError, type CommandSpec } from '../args.js';
@@ -28,7 +28,7 @@ export const teachCommand: CommandSpec = {
     like: {
       type: 'string',
       value: 'BANK',
-      help: "bank whose settings to fit with (backbone, layers, head, input, coreset, k); default: the store's active version, else model.bank",
+      help: "bank whose settings to fit with (backbone, layers, head, input, coreset, k); default: the store's active version, else the bank the config runs",
     },
     holdout: { type: 'string', value: 'SHARE', default: '0.1', help: 'share of the frames kept out of the bank to set the threshold' },
     batch: { type: 'string', value: 'N', default: '8', help: 'images per backbone run' },
@@ -41,9 +41,20 @@ export const teachCommand: CommandSpec = {
   notes: 'Progress goes to stderr (PATCHLINE_PROGRESS=json: one JSON object a line).',
 };
 
+/** The bank to fit like: --like, the store's active version, else what the config runs (model.bank or model.recipe's active version). */
 async function likeManifest(cmd: CommandSpec, like: string | undefined, store: BankStore, config?: Config): Promise<BankManifest> {
   const active = store.activeVersion();
-  const file = like ?? (active !== undefined ? store.path(active) : config?.model.bank);
+  const running = (): string | undefined => {
+    if (config?.model.bank) return config.model.bank;
+    const recipe = config?.model.recipe ? config.recipes[config.model.recipe] : undefined;
+    if (!recipe) return undefined;
+    try {
+      return BankStore.open(recipe.store).activePath();
+    } catch {
+      return undefined;
+    }
+  };
+  const file = like ?? (active !== undefined ? store.path(active) : running());
   if (!file)
     throw new UsageError(
       `patchline ${cmd.name}: --like BANK is required for the first version of ${store.name} (the bank whose backbone, layers, head and input size to fit with)`,
@@ -128,7 +139,7 @@ export async function runTeach(argv: string[]): Promise<void> {
     process.stderr.write(
       `wrote ${r.id}: ${r.manifest.coreset.rows} rows from ${files.length - c.scores.count} images; held-out scores (${c.scores.count}) ` +
         `min ${c.scores.min.toFixed(3)} median ${c.scores.median.toFixed(3)} max ${c.scores.max.toFixed(3)}; proposed threshold ${c.threshold.toFixed(3)}` +
-        `${v.activate ? '; active' : `; activate with 'patchline bank activate --version ${r.version}'`}\n`,
+        `${v.activate ? '; active' : `; activate with 'patchline bank activate --store ${store.dir} --name ${store.name} --version ${r.version}'`}\n`,
     );
   } finally {
     await runtime.close();

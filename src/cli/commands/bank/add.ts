@@ -69,7 +69,7 @@ export async function runBankAdd(argv: string[]): Promise<void> {
     process.stderr.write(
       `wrote ${r.id}: ${x.added} rows added from ${x.patches} patches of ${files.length} images (bank ${x.manifest.coreset.rows} rows); ` +
         `threshold ${x.threshold.before.toFixed(3)} -> ${x.threshold.after.toFixed(3)} (${x.threshold.how}); ` +
-        `${((performance.now() - t0) / 1000).toFixed(1)} s${v.activate ? '; active' : `; activate with 'patchline bank activate --version ${r.version}'`}\n`,
+        `${((performance.now() - t0) / 1000).toFixed(1)} s${v.activate ? '; active' : `; activate with 'patchline bank activate --store ${store.dir} --name ${store.name} --version ${r.version}'`}\n`,
     );
   } finally {
     await runtime.close();

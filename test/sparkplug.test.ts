@@ -55,11 +55,16 @@ describe('Sparkplug B', () => {
   });
   after(() => broker.stop());
 
-  test('births, data, sequence numbers 0-255, rebirth, NDEATH with bdSeq on stop and as will', async () => {
+  test('births, data, sequence numbers 0-255, rebirth, NDEATH with bdSeq on stop and as will', async (t) => {
     const { msgs, client } = await listen(broker.url);
     const opts = { url: broker.url, clientId: 'spb-test', groupId: 'plant', edgeNodeId: 'line7', deviceId: 'cam2', version: 'test' };
     const topics = sparkplugTopics(opts);
     const node = new SparkplugNode(opts, () => {});
+    // A failed assertion must not leave the connections holding the test process open.
+    t.after(async () => {
+      await node.close().catch(() => undefined);
+      client.end(true);
+    });
     await wait(500);
     const frame = (seq: number) =>
       ({ seq, score: 3.5, normalizedScore: 0.2, isAnomaly: false, threshold: 10, regions: [], bankId: 'b@1' }) as unknown as ScoredFrame;

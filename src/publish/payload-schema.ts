@@ -24,7 +24,11 @@ const region = z
 
 export const resultSchema = z
   .object({
-    seq: z.number().int().min(0).describe('frame sequence number of this run, from 0; a gap is a dropped frame (patchline_frames_dropped_total)'),
+    seq: z
+      .number()
+      .int()
+      .min(0)
+      .describe('frame sequence number of this run, from 0; a gap is a dropped frame (patchline_frames_dropped_total)'),
     line: z.string(),
     camera: z.string(),
     captured_at: z.iso.datetime().describe('capture time (source)'),

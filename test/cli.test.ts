@@ -38,6 +38,8 @@ describe('patchline CLI', () => {
       ['model', 'list', '--help'],
       ['model', 'check', '--help'],
       ['model', 'fuse', '--help'],
+      ['model', 'quantize', '--help'],
+      ['model', 'dequantize', '--help'],
       ['run', '--help'],
       ['config', '--help'],
     ]) {

@@ -86,6 +86,10 @@ describe('execution providers', () => {
     assert.equal(p.trt_profile_min_shapes, 'images:1x3x224x320');
     assert.equal(p.trt_profile_opt_shapes, 'images:4x3x224x320');
     assert.equal(p.trt_profile_max_shapes, 'images:4x3x224x320');
+    assert.equal(p.trt_int8_enable, undefined, 'a float backbone builds without the INT8 flag');
+    const qdq = sessionProviders(base, { input: 'images', channels: 3, height: 224, width: 320, maxBatch: 4, explicitInt8: true });
+    assert.equal((qdq[0] as Record<string, unknown>).trt_int8_enable, '1', 'a QDQ backbone: explicit quantization needs the INT8 flag');
+    assert.equal((qdq[0] as Record<string, unknown>).trt_int8_use_native_calibration_table, '0');
     assert.deepEqual(
       sessionProviders(base).map((x: ProviderConfig) => providerName(x)),
       ['cuda', 'cpu'],

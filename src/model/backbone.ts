@@ -180,13 +180,15 @@ export function layerTensors(b: ResolvedBackbone, layers: string[]): { name: str
   });
 }
 
-const PREPARATION_VERSION = 2;
+const PREPARATION_VERSION = 3;
 
 export interface PreparedBackbone {
   path: string;
   sourceSha256: string;
   /** The graph's image input (named in TensorRT optimisation profiles). */
   inputName: string;
+  /** Quantized as QuantizeLinear/DequantizeLinear pairs (`patchline model quantize`): TensorRT builds it in int8. */
+  explicitInt8: boolean;
 }
 
 /**
@@ -209,8 +211,36 @@ export function preparedBackbonePath(b: ResolvedBackbone, layers: string[]): Pre
       renameSync(tmp, file);
     };
     write(path, prepared.bytes);
-    write(about, JSON.stringify({ inputName: prepared.inputName }));
+    write(about, JSON.stringify({ inputName: prepared.inputName, explicitInt8: prepared.explicitInt8 }));
   }
-  const inputName = String((JSON.parse(readFileSync(about, 'utf8')) as { inputName?: unknown }).inputName);
-  return { path, sourceSha256, inputName };
+  const info = JSON.parse(readFileSync(about, 'utf8')) as { inputName?: unknown; explicitInt8?: unknown };
+  return { path, sourceSha256, inputName: String(info.inputName), explicitInt8: info.explicitInt8 === true };
+}
+
+/**
+ * The spec of a graph derived from a prepared backbone (quantized, or rebuilt in float): its
+ * outputs carry the layer names, normalisation and strides are the source's.
+ */
+export function derivedSpec(
+  source: ResolvedBackbone,
+  layers: string[],
+  derived: { suffix: string; onnxFile: string; sha256: string; about: Record<string, unknown> },
+): BackboneSpec & { derivedFrom: Record<string, unknown> } {
+  return {
+    name: `${source.spec.name}-${derived.suffix}`,
+    onnx: derived.onnxFile,
+    sha256: derived.sha256,
+    normalization: source.spec.normalization,
+    layers: Object.fromEntries(
+      layers.map((l) => {
+        const from = source.spec.layers[l];
+        return [
+          l,
+          { tensor: l, ...(from?.stride ? { stride: from.stride } : {}), description: `${from?.description ?? l}, ${derived.suffix}` },
+        ];
+      }),
+    ),
+    defaultLayers: layers,
+    derivedFrom: { source: basename(source.onnxPath), sourceSha256: source.spec.sha256, ...derived.about },
+  };
 }

@@ -61,7 +61,10 @@ export interface ExposedLayer {
  * height and width made symbolic so any batch size and input resolution can run; and the name
  * of its image input.
  */
-export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLayer[]): { bytes: Uint8Array; inputName: string } {
+export function prepareBackboneGraph(
+  modelBytes: Uint8Array,
+  layers: ExposedLayer[],
+): { bytes: Uint8Array; inputName: string; explicitInt8: boolean } {
   const model = decodeModel(modelBytes);
   const graph = model.graph;
   if (!graph) throw new GraphPreparationError('model has no graph');
@@ -117,7 +120,8 @@ export function prepareBackboneGraph(modelBytes: Uint8Array, layers: ExposedLaye
   relaxInputDims(graph.input);
   const inputName = graph.input[0]?.name;
   if (!inputName) throw new GraphPreparationError('the prepared graph has no input');
-  return { bytes: encodeModel(model), inputName };
+  const explicitInt8 = graph.node.some((n) => n.opType === 'QuantizeLinear') && !graph.node.some((n) => /^QLinear/.test(n.opType ?? ''));
+  return { bytes: encodeModel(model), inputName, explicitInt8 };
 }
 
 type ValueInfo = NonNullable<NonNullable<ModelProto['graph']>['input']>[number];

@@ -68,6 +68,11 @@ export interface ImageProfile {
   height: number;
   width: number;
   maxBatch: number;
+  /**
+   * The graph holds QuantizeLinear/DequantizeLinear pairs: TensorRT 8.x honours them only with
+   * its INT8 builder flag; the scales are in the graph, so no calibration table is read.
+   */
+  explicitInt8?: boolean;
 }
 
 /**
@@ -87,6 +92,7 @@ export function sessionProviders(base: ProviderConfig[], profile?: ImageProfile)
         trt_profile_min_shapes: shape(1),
         trt_profile_opt_shapes: shape(profile.maxBatch),
         trt_profile_max_shapes: shape(profile.maxBatch),
+        ...(profile.explicitInt8 ? { trt_int8_enable: '1', trt_int8_use_native_calibration_table: '0' } : {}),
       },
     ];
   });

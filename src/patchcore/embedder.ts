@@ -35,6 +35,8 @@ export class Embedder {
     readonly headSpec: HeadSpec,
     readonly input: { width: number; height: number },
     readonly backboneSha256: string,
+    /** The backbone is a QDQ int8 graph (TensorRT builds it with its INT8 flag). */
+    readonly explicitInt8: boolean,
     /** Execution providers the backbone runs with, and preferred ones that were not available. */
     readonly providers: LoadedSession['providers'] = [],
     readonly fallbacks: LoadedSession['fallbacks'] = [],
@@ -56,7 +58,7 @@ export class Embedder {
     prefix = 'embed',
     opts: { maxBatch?: number; probe?: boolean } = {},
   ): Promise<Embedder> {
-    const { path, sourceSha256, inputName } = preparedBackbonePath(backbone, layers);
+    const { path, sourceSha256, inputName, explicitInt8 } = preparedBackbonePath(backbone, layers);
     const bb = `${prefix}/backbone`;
     const base = opts.probe ? ['cpu'] : runtime.options.executionProviders;
     const loaded = await runtime.load(bb, path, {
@@ -66,6 +68,7 @@ export class Embedder {
         height: input.height,
         width: input.width,
         maxBatch: opts.maxBatch ?? 1,
+        explicitInt8,
       }),
     });
     const probe = await runtime.run(bb, {
@@ -82,7 +85,7 @@ export class Embedder {
     const headSpec: HeadSpec = { layers: shapes, ...head };
     const hs = `${prefix}/head`;
     await runtime.load(hs, encodeModel(buildEmbeddingHead(headSpec)), { providers: sessionProviders(base) });
-    return new Embedder(runtime, bb, path, inputName, hs, headSpec, input, sourceSha256, loaded.providers, loaded.fallbacks);
+    return new Embedder(runtime, bb, path, inputName, hs, headSpec, input, sourceSha256, explicitInt8, loaded.providers, loaded.fallbacks);
   }
 
   /** The embedder a bank was fitted with: its layers, head and input size. */

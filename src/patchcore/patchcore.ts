@@ -101,6 +101,7 @@ export class PatchCore {
           height: m.input.height,
           width: m.input.width,
           maxBatch,
+          explicitInt8: embedder.explicitInt8,
         }),
       });
       // The separate backbone and head sessions were only needed to build the graph.

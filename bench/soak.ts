@@ -234,7 +234,9 @@ await broker.stop();
 
 // Verdict.
 const dropped = (reason: string) => metric(final, 'patchline_frames_dropped_total', `{reason="${reason}"}`);
-const maxSeq = Math.max(-1, ...seen.keys());
+// A loop, not Math.max(...keys): a spread of 100k+ results overflows the call stack.
+let maxSeq = -1;
+for (const s of seen.keys()) if (s > maxSeq) maxSeq = s;
 let missing = 0;
 const gaps: string[] = [];
 for (let s = 0; s <= maxSeq; s++) {

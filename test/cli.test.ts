@@ -1,7 +1,6 @@
 // The CLI contract scripts rely on: --help everywhere, exit code 2 naming the bad argument,
 // and `embed` producing reference-ordered embeddings from feature maps or images.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,18 +10,12 @@ import { InferenceRuntime } from '../src/model/inference-runtime.js';
 import { decodeModel } from '../src/model/onnx-graph.js';
 import { floatTensor } from '../src/model/tensor.js';
 import { assertClose } from './helpers/compare.js';
-import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+import { runCli } from './helpers/cli.js';
+import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
 const out = mkdtempSync(join(tmpdir(), 'patchline-cli-'));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
-    encoding: 'utf8',
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, PATCHLINE_CACHE_DIR: join(out, 'cache') },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(join(out, 'cache'), args);
 
 describe('patchline CLI', () => {
   test('--help works on every command and subcommand', () => {

@@ -1,7 +1,6 @@
 // Full PatchCore on the reference's synthetic category: fit (IdentitySampler), predict, metrics,
 // against the reference run with the same seeded ResNet18 (e2e/ fixtures), nn = 1 and 3.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +15,9 @@ import { PatchCore } from '../src/patchcore/patchcore.js';
 import { loadBatch } from '../src/preprocess/batch.js';
 import { REFERENCE_RESIZE } from '../src/preprocess/transform.js';
 import { assertClose } from './helpers/compare.js';
+import { referenceFitArgs, runCli } from './helpers/cli.js';
 import { useTestCache } from './helpers/cache.js';
-import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
 useTestCache();
 const quiet = { stage: () => ({ tick() {}, stop() {} }) };
@@ -135,30 +135,12 @@ describe('e2e PatchCore vs reference (synthtex, seeded ResNet18)', () => {
     if (!onnx) return;
     const out = mkdtempSync(join(tmpdir(), 'patchline-e2e-'));
     const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
-        encoding: 'utf8',
-        cwd: PROJECT_ROOT,
-      });
-    const fit = run(
-      'fit',
-      '--data',
-      data,
-      '--backbone',
-      onnx,
-      '--layers',
-      'layer2,layer3',
-      '--coreset-method',
-      'identity',
-      '--holdout',
-      '0',
-      '--out',
-      join(out, 'bank'),
-    );
-    assert.equal(fit.status, 0, fit.stderr);
+    const run = (...args: string[]) => runCli(join(out, 'cache'), args);
+    const fit = run(...referenceFitArgs(data, onnx, join(out, 'bank')));
+    assert.equal(fit.code, 0, fit.stderr);
     assert.match(fit.stderr, /embed: 10\/10 images/);
     const ev = run('eval', '--bank', join(out, 'bank'), '--data', data, '--json', join(out, 'r.json'));
-    assert.equal(ev.status, 0, ev.stderr);
+    assert.equal(ev.code, 0, ev.stderr);
     const report = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8'));
     assert.equal(report.image_auroc.toFixed(4), '0.8125');
     assert.equal(report.pixel_auroc.toFixed(4), '0.8952');

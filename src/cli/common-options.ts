@@ -1,10 +1,21 @@
-// Option groups shared by the commands that embed images (embed, fit, demo): one definition,
-// one set of defaults, one validation.
+// Option groups shared by the commands that embed images (embed, fit, demo) and write models
+// (model quantize, dequantize): one definition, one set of defaults, one validation.
 import { modelDir, resolveBackbone, type ResolvedBackbone } from '../model/backbone.js';
 import type { HeadParams } from '../patchcore/embedder.js';
 import { FIT_DEFAULTS } from '../patchcore/fit.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
-import { intOption, optionalString, sizeOption, UsageError, type CommandSpec, type OptionDoc, type ParsedOptions } from './args.js';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  intOption,
+  optionalString,
+  requireString,
+  sizeOption,
+  UsageError,
+  type CommandSpec,
+  type OptionDoc,
+  type ParsedOptions,
+} from './args.js';
 
 export const MODEL_DIR_OPTION: OptionDoc = {
   type: 'string',
@@ -66,23 +77,38 @@ export function resizePolicy(cmd: CommandSpec, v: ParsedOptions): ResizePolicy {
   return { mode: 'shorter-side', resize, crop };
 }
 
+/** A comma-separated option as trimmed, non-empty names; undefined when not given. */
+export function listOption(v: ParsedOptions, key: string): string[] | undefined {
+  const raw = optionalString(v, key);
+  return raw
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** A catalogue name, spec or .onnx resolved against --model-dir; `what` prefixes the error. */
+export function backboneArg(cmd: CommandSpec, v: ParsedOptions, ref: string, what = ''): ResolvedBackbone {
+  try {
+    return resolveBackbone(ref, modelDir(optionalString(v, 'model-dir')));
+  } catch (e) {
+    throw new UsageError(`patchline ${cmd.name}: ${what}${(e as Error).message}`);
+  }
+}
+
+/** --out of the commands that write a model: an .onnx path in a folder that exists. */
+export function onnxOutOption(cmd: CommandSpec, v: ParsedOptions): string {
+  const out = requireString(cmd, v, 'out');
+  if (!out.endsWith('.onnx')) throw new UsageError(`patchline ${cmd.name}: --out must end in .onnx, got '${out}'`);
+  if (!existsSync(dirname(out) || '.')) throw new UsageError(`patchline ${cmd.name}: --out: folder ${dirname(out)} does not exist`);
+  return out;
+}
+
 export function backboneChoice(
   cmd: CommandSpec,
   v: ParsedOptions,
 ): { backbone: ResolvedBackbone; layers: string[]; threads: number | undefined } {
-  let backbone: ResolvedBackbone;
-  try {
-    backbone = resolveBackbone(optionalString(v, 'backbone') ?? 'mobilenetv2', modelDir(optionalString(v, 'model-dir')));
-  } catch (e) {
-    throw new UsageError(`patchline ${cmd.name}: --backbone: ${(e as Error).message}`);
-  }
-  const layersArg = optionalString(v, 'layers');
-  const layers = layersArg
-    ? layersArg
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : backbone.spec.defaultLayers;
+  const backbone = backboneArg(cmd, v, optionalString(v, 'backbone') ?? 'mobilenetv2', '--backbone: ');
+  const layers = listOption(v, 'layers') ?? backbone.spec.defaultLayers;
   if (layers.length === 0)
     throw new UsageError(
       `patchline ${cmd.name}: --layers is required for a bare .onnx backbone (graph tensor names; list them with 'patchline model inspect')`,

@@ -1,13 +1,13 @@
 // `patchline model dequantize`: the float rebuild of an int8 backbone (e.g. the zoo MobileNetV2),
 // so it can be measured against, or quantized again by `model quantize` for another target.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
-import { derivedSpec, modelDir, preparedBackbonePath, resolveBackbone, sha256 } from '../../../model/backbone.js';
+import { derivedSpec, preparedBackbonePath, sha256 } from '../../../model/backbone.js';
 import { dequantizeGraph } from '../../../model/dequantize-graph.js';
 import { QuantizationError } from '../../../model/quantize-graph.js';
-import { optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../../args.js';
-import { MODEL_DIR_OPTION } from '../../common-options.js';
+import { optionalString, parseCommand, UsageError, type CommandSpec } from '../../args.js';
+import { backboneArg, listOption, MODEL_DIR_OPTION, onnxOutOption } from '../../common-options.js';
 
 export const modelDequantizeCommand: CommandSpec = {
   name: 'model dequantize',
@@ -28,24 +28,9 @@ export async function runModelDequantize(argv: string[]): Promise<void> {
   if (!v) return;
   const model = optionalString(v, 'model');
   if (!model) throw new UsageError('patchline model dequantize: SPEC_OR_ONNX is required');
-  const out = requireString(cmd, v, 'out');
-  if (!out.endsWith('.onnx')) throw new UsageError(`patchline model dequantize: --out must end in .onnx, got '${out}'`);
-  if (!existsSync(dirname(out) || '.')) throw new UsageError(`patchline model dequantize: --out: folder ${dirname(out)} does not exist`);
-  let backbone;
-  try {
-    backbone = resolveBackbone(model, modelDir(optionalString(v, 'model-dir')));
-  } catch (e) {
-    throw new UsageError(`patchline model dequantize: ${(e as Error).message}`);
-  }
-  const layersArg = optionalString(v, 'layers');
-  const layers = layersArg
-    ? layersArg
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : Object.keys(backbone.spec.layers).length > 0
-      ? Object.keys(backbone.spec.layers)
-      : [];
+  const out = onnxOutOption(cmd, v);
+  const backbone = backboneArg(cmd, v, model);
+  const layers = listOption(v, 'layers') ?? Object.keys(backbone.spec.layers);
   if (layers.length === 0)
     throw new UsageError('patchline model dequantize: --layers is required for a bare .onnx backbone (graph tensor names)');
   let bytes: Uint8Array;

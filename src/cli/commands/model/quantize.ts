@@ -1,18 +1,22 @@
 // `patchline model quantize`: a float backbone -> int8 QDQ backbone + spec, calibrated on good
 // images, refused when a feature layer drifts further from the float graph than --max-error.
-import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { expandImageArgs } from '../../../io/image-files.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
-import { derivedSpec, modelDir, resolveBackbone, sha256 } from '../../../model/backbone.js';
+import { derivedSpec, sha256 } from '../../../model/backbone.js';
 import { InferenceRuntime } from '../../../model/inference-runtime.js';
 import { quantizeBackbone } from '../../../model/quantize-backbone.js';
 import { QuantizationError } from '../../../model/quantize-graph.js';
 import { intOption, numberOption, optionalString, parseCommand, requireString, UsageError, type CommandSpec } from '../../args.js';
-import { MODEL_DIR_OPTION, RESIZE_OPTIONS, resizePolicy } from '../../common-options.js';
+import { backboneArg, listOption, MODEL_DIR_OPTION, onnxOutOption, RESIZE_OPTIONS, resizePolicy } from '../../common-options.js';
 import { progress } from '../../progress.js';
 
-export const DEFAULT_MAX_ERROR = 0.1;
+/**
+ * Measured (docs/ACCURACY.md): ResNets stay near 0.03; MobileNetV2, hard for int8 with its
+ * depthwise convolutions, reaches 0.15-0.22 with detection AUROCs still within 0.01 of float;
+ * a calibration that clips too much (percentile 99.9 there) reaches 0.5.
+ */
+export const DEFAULT_MAX_ERROR = 0.25;
 
 export const modelQuantizeCommand: CommandSpec = {
   name: 'model quantize',
@@ -75,9 +79,7 @@ export async function runModelQuantize(argv: string[]): Promise<void> {
   if (!v) return;
   const model = optionalString(v, 'model');
   if (!model) throw new UsageError('patchline model quantize: SPEC_OR_ONNX is required');
-  const out = requireString(cmd, v, 'out');
-  if (!out.endsWith('.onnx')) throw new UsageError(`patchline model quantize: --out must end in .onnx, got '${out}'`);
-  if (!existsSync(dirname(out) || '.')) throw new UsageError(`patchline model quantize: --out: folder ${dirname(out)} does not exist`);
+  const out = onnxOutOption(cmd, v);
   const method = String(v.method);
   if (method !== 'minmax' && method !== 'percentile')
     throw new UsageError(`patchline model quantize: --method must be minmax or percentile, got '${method}'`);
@@ -92,19 +94,8 @@ export async function runModelQuantize(argv: string[]): Promise<void> {
   const count = intOption(cmd, v, 'images');
   const batchSize = intOption(cmd, v, 'batch');
   const policy = resizePolicy(cmd, v);
-  let backbone;
-  try {
-    backbone = resolveBackbone(model, modelDir(optionalString(v, 'model-dir')));
-  } catch (e) {
-    throw new UsageError(`patchline model quantize: ${(e as Error).message}`);
-  }
-  const layersArg = optionalString(v, 'layers');
-  const layers = layersArg
-    ? layersArg
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : backbone.spec.defaultLayers;
+  const backbone = backboneArg(cmd, v, model);
+  const layers = listOption(v, 'layers') ?? backbone.spec.defaultLayers;
   if (layers.length === 0)
     throw new UsageError('patchline model quantize: --layers is required for a bare .onnx backbone (graph tensor names)');
   let files: string[];

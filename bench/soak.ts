@@ -157,6 +157,8 @@ if (source === 'folder') {
 interface Sample {
   t: number;
   rssMb: number;
+  /** V8 heap in use (prom-client's default metric): tells a JS leak from native growth. */
+  heapMb: number;
   lagP99: number;
   lagMax: number;
   framesOut: number;
@@ -189,6 +191,7 @@ const events: string[] = [];
 let nextOutage = t0 + Math.min(60, outageEveryS) * 1000;
 let nextReload = t0 + reloadEveryS * 1000;
 let reloads = 0;
+let secondWorkerAt = 0;
 let scrapeFailures = 0;
 while (Date.now() < end && child.exitCode === null) {
   await sleep(5000);
@@ -200,6 +203,7 @@ while (Date.now() < end && child.exitCode === null) {
     lagP99: metric(text, 'nodejs_eventloop_lag_p99_seconds'),
     lagMax: metric(text, 'nodejs_eventloop_lag_max_seconds'),
     framesOut: metric(text, 'patchline_frames_out_total'),
+    heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
   });
   const now = Date.now();
   if (now >= nextOutage && now + outageS * 1000 < end) {
@@ -221,6 +225,9 @@ while (Date.now() < end && child.exitCode === null) {
       events.push(`${((now - t0) / 60_000).toFixed(1)} min: reload-bank command`);
     }
     nextReload = now + reloadEveryS * 1000;
+    // The first reload starts the second inference worker (the two take turns): memory until
+    // a minute after it is warm-up, not growth.
+    if (reloads === 1) secondWorkerAt = (now - t0) / 60_000 + 1;
   }
 }
 const final = await scrape();
@@ -259,7 +266,8 @@ const resultsFile = readFileSync(join(work, 'results.jsonl'), 'utf8')
 const fileGaps = resultsFile.filter((s, i) => i > 0 && s !== resultsFile[i - 1]! + 1).length;
 const acked = Number(/results acknowledged by the broker: (\d+)/.exec(childLog)?.[1] ?? NaN);
 const lost = Math.max(0, resultsFile.length - acked);
-const steady = samples.filter((s) => s.t >= Math.min(2, minutes / 3) && Number.isFinite(s.rssMb));
+const warmUpMin = Math.max(Math.min(2, minutes / 3), secondWorkerAt);
+const steady = samples.filter((s) => s.t >= warmUpMin && Number.isFinite(s.rssMb));
 const slope = (() => {
   if (steady.length < 3) return NaN;
   const mx = steady.reduce((a, s) => a + s.t, 0) / steady.length;
@@ -300,7 +308,7 @@ const rows: [string, string][] = [
     'RSS first / last / peak',
     `${samples[0]?.rssMb.toFixed(0)} / ${samples.at(-1)?.rssMb.toFixed(0)} / ${Math.max(...samples.map((s) => s.rssMb).filter(Number.isFinite)).toFixed(0)} MB`,
   ],
-  ['RSS slope after warm-up', `${slope.toFixed(2)} MB/min`],
+  ['RSS slope after warm-up', `${slope.toFixed(2)} MB/min (from minute ${warmUpMin.toFixed(1)}: both inference workers loaded)`],
   [
     'event-loop lag p99 per 5 s window: median / max',
     `${(median(lags) * 1000).toFixed(0)} / ${(Math.max(0, ...lags) * 1000).toFixed(0)} ms`,
@@ -313,6 +321,15 @@ const rows: [string, string][] = [
 ];
 const report = ['| measurement | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
 process.stdout.write(`\n${report}\n`);
-if (args.out) writeFileSync(args.out, `${report}\n`);
+if (args.out) {
+  writeFileSync(args.out, `${report}\n`);
+  // The curve behind the slope, for a second look at memory or lag.
+  writeFileSync(
+    `${args.out}.samples.csv`,
+    ['minute,rss_mb,heap_mb,lag_p99_s,frames_out', ...samples.map((x) => [x.t, x.rssMb, x.heapMb, x.lagP99, x.framesOut].join(','))].join(
+      '\n',
+    ) + '\n',
+  );
+}
 if (reasons.length > 0 && existsSync(work)) writeFileSync(join(work, 'service.log'), childLog);
 process.exitCode = reasons.length === 0 ? 0 : 1;

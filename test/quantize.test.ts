@@ -214,11 +214,13 @@ describe('int8 quantization', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /quantized for tensorrt; 8-bit weights: TensorRT/);
     const g = decodeModel(readFileSync(trt));
-    const zeroPoints = (g.graph?.initializer ?? []).filter((i) => i.name?.endsWith('_zero_point'));
-    assert.ok(
-      zeroPoints.length > 0 && zeroPoints.every((z) => z.dataType === 3),
-      'activations are int8 (symmetric), as TensorRT takes them',
-    );
+    const initializers = new Map((g.graph?.initializer ?? []).map((i) => [i.name, i]));
+    const activationZeros = (g.graph?.node ?? []).filter((n) => n.opType === 'QuantizeLinear').map((n) => initializers.get(n.input?.[2]));
+    assert.ok(activationZeros.length > 0, 'activations are quantized');
+    for (const z of activationZeros) {
+      assert.equal(z?.dataType, 3, `${z?.name}: activations are int8, as TensorRT takes them`);
+      assert.equal(z?.int32Data?.length ? z.int32Data[0] : (z?.rawData?.[0] ?? 0), 0, `${z?.name}: symmetric (zero point 0)`);
+    }
     assert.equal(preparedBackbonePath(resolveBackbone(join(out, 'mnv2-trt.json')), layers).explicitInt8, true);
   });
 

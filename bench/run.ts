@@ -9,6 +9,7 @@ import { formatRow, TABLE_HEAD, type BenchRow } from './stats.js';
 import { pagesBenchmark, streamingBenchmark } from './streaming.js';
 import { configurationBenchmark } from './configurations.js';
 import { bankAddBenchmark, recipeSwitchBenchmark } from './recipes.js';
+import { quantizeBenchmark } from './quantize.js';
 
 const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
@@ -22,6 +23,8 @@ const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRo
     bankAddBenchmark(magneticTile, onRow),
   'Recipe switch: select-recipe command to the first result with the new bank (synthetic web, full rate, mosquitto)': () =>
     recipeSwitchBenchmark(),
+  'int8 backbones: patchline model quantize (calibrated on 32 Magnetic Tile good images) vs the float graph, backbone only': (onRow) =>
+    quantizeBenchmark(onRow),
 };
 
 const { values: args } = parseArgs({

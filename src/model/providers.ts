@@ -69,8 +69,9 @@ export interface ImageProfile {
   width: number;
   maxBatch: number;
   /**
-   * The graph holds QuantizeLinear/DequantizeLinear pairs: TensorRT 8.x honours them only with
-   * its INT8 builder flag; the scales are in the graph, so no calibration table is read.
+   * The graph holds QuantizeLinear/DequantizeLinear pairs: TensorRT wants its INT8 builder flag
+   * for quantized networks that are not strongly typed (as the provider builds them); the scales
+   * are in the graph, so no calibration table is read.
    */
   explicitInt8?: boolean;
 }

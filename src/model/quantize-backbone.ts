@@ -63,11 +63,19 @@ function readCpuFlags(): string | undefined {
   }
 }
 
-async function* batchesOf(req: QuantizeBackboneRequest): AsyncGenerator<FloatTensor> {
+/** The calibration images decoded once: calibration and the error measurement both read them. */
+async function loadBatches(req: QuantizeBackboneRequest): Promise<FloatTensor[]> {
+  const batches: FloatTensor[] = [];
   for (let i = 0; i < req.images.length; i += req.batchSize) {
     const b = await loadBatch(req.images.slice(i, i + req.batchSize), req.policy, req.backbone.spec.normalization);
-    yield floatTensor(b.data, b.dims);
+    batches.push(floatTensor(b.data, b.dims));
   }
+  return batches;
+}
+
+/** Copies: a run moves its input buffers to the worker. */
+async function* copiesOf(batches: FloatTensor[]): AsyncGenerator<FloatTensor> {
+  for (const b of batches) yield floatTensor(b.data.slice(), b.dims);
 }
 
 export async function quantizeBackbone(runtime: InferenceRuntime, req: QuantizeBackboneRequest): Promise<QuantizedBackbone> {
@@ -80,7 +88,8 @@ export async function quantizeBackbone(runtime: InferenceRuntime, req: QuantizeB
   const options: QuantizeOptions = { target: req.target, reduceRange: range.reduceRange };
   const plan = planQuantization(floatBytes, options);
   await runtime.load('quantize-calibrate', exposeTensors(floatBytes, plan.tensors));
-  const ranges = await calibrateActivations(runtime, 'quantize-calibrate', prepared.inputName, plan.tensors, batchesOf(req), {
+  const batches = await loadBatches(req);
+  const ranges = await calibrateActivations(runtime, 'quantize-calibrate', prepared.inputName, plan.tensors, copiesOf(batches), {
     method: req.method,
     percentile: req.percentile,
     onBatch: (n) => req.onProgress?.('calibrate', n),
@@ -94,10 +103,10 @@ export async function quantizeBackbone(runtime: InferenceRuntime, req: QuantizeB
   // whole to the worker, and these bytes are the result.
   await runtime.load('quantize-int8', new Uint8Array(bytes));
   const errors = new Map(req.layers.map((l) => [l, new FeatureError()]));
-  for await (const batch of batchesOf(req)) {
-    const copy = floatTensor(batch.data.slice(), batch.dims);
-    const f = await runtime.run('quantize-float', { [prepared.inputName]: batch });
-    const q = await runtime.run('quantize-int8', { [prepared.inputName]: copy });
+  for (const batch of batches) {
+    const f = await runtime.run('quantize-float', { [prepared.inputName]: floatTensor(batch.data.slice(), batch.dims) });
+    // The last reader: the batch itself can move to the worker.
+    const q = await runtime.run('quantize-int8', { [prepared.inputName]: batch });
     for (const [layer, e] of errors) e.add(asFloat(f[layer], layer).data, asFloat(q[layer], layer).data);
     req.onProgress?.('measure', batch.dims[0]!);
   }

@@ -1,4 +1,4 @@
-// `npm run soak -- --minutes N [--source synthetic|folder] [--all-anomalous] [--out FILE]`:
+// `npm run soak -- --minutes N [--source synthetic|folder] [--all-anomalous] [--inherit-env] [--out FILE]`:
 // the service (`patchline run`, its own process) at full rate against a real mosquitto, with a
 // broker outage and bank reloads injected on a schedule. Samples RSS, event-loop lag and the
 // service's metrics; a subscriber checks every result. Prints a verdict: RSS slope, lost,
@@ -28,13 +28,15 @@ const { values: args } = parseArgs({
     'outage-seconds': { type: 'string', default: '30' },
     'reload-every': { type: 'string', default: '120' },
     'folder-rate': { type: 'string', default: '12' },
+    // The service runs with the allocator settings of the installed unit unless told otherwise.
+    'inherit-env': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
 const minutes = Number(args.minutes);
 const source = String(args.source);
 if (!(minutes > 0) || !['synthetic', 'folder'].includes(source)) {
-  process.stderr.write('usage: npm run soak -- --minutes N [--source synthetic|folder] [--all-anomalous] [--out FILE]\n');
+  process.stderr.write('usage: npm run soak -- --minutes N [--source synthetic|folder] [--all-anomalous] [--inherit-env] [--out FILE]\n');
   process.exit(2);
 }
 const outageEveryS = Number(args['outage-every']) * 60;
@@ -106,9 +108,23 @@ sub.on('message', (_topic, payload) => {
   }
 });
 
+// The glibc settings of deploy/jetson/patchline.env, which the systemd unit gives the service:
+// the soak measures memory as it is deployed (--inherit-env: as this shell's environment has it).
+const DEPLOY_ENV = resolve('deploy/jetson/patchline.env');
+const deployedMalloc = Object.fromEntries(
+  readFileSync(DEPLOY_ENV, 'utf8')
+    .split('\n')
+    .map((l) => /^(MALLOC_[A-Z_]+)=(\S+)$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => [m[1]!, m[2]!]),
+);
+const childEnv = args['inherit-env'] ? process.env : { ...process.env, ...deployedMalloc };
+const mallocEnv = Object.entries(childEnv).filter(([k]) => k.startsWith('MALLOC_'));
+
 log(`starting patchline run (${source} source${args['all-anomalous'] ? ', every tile anomalous' : ''}) for ${minutes} min`);
 const child = spawn(process.execPath, [resolve('bin/patchline.js'), 'run', '--config', config, '--quiet'], {
   stdio: ['ignore', 'ignore', 'pipe'],
+  env: childEnv,
 });
 let childLog = '';
 child.stderr.on('data', (d: Buffer) => {
@@ -288,6 +304,12 @@ if (metric(final, 'patchline_mqtt_dropped_total') > 0) reasons.push('results dro
 const rows: [string, string][] = [
   ['command', `npm run soak -- ${process.argv.slice(2).join(' ')}`],
   ['machine', `${cpus()[0]?.model ?? '?'} x ${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`],
+  [
+    'allocator environment',
+    mallocEnv.length
+      ? `${mallocEnv.map(([k, v]) => `${k}=${v}`).join(' ')}${args['inherit-env'] ? '' : ' (deploy/jetson/patchline.env)'}`
+      : 'glibc defaults (--inherit-env)',
+  ],
   ['source', `${source}${args['all-anomalous'] ? ' (every tile anomalous)' : ''}`],
   ['duration', `${wallMin.toFixed(1)} min`],
   ['results received (subscriber)', `${seen.size} distinct seq, highest ${maxSeq}`],

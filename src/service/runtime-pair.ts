@@ -2,7 +2,8 @@
 // use, so inference never waits for a load, and the workers (their threads and the memory their
 // allocators keep) are reused instead of one more worker per reload. A new worker per reload
 // grew the process by about 11 MB a reload (glibc keeps freed memory in per-thread arenas);
-// with two in turn the soak's memory stays flat (docs/RELIABILITY.md).
+// with two in turn, and the deployed MALLOC_ARENA_MAX=2, the soak's memory stays flat
+// (docs/RELIABILITY.md).
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 
 interface Slot {

@@ -21,6 +21,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
   pipeline: ['core', 'capture', 'config', 'imaging', 'linescan', 'metrics', 'patchcore', 'preprocess'],
   eval: ['core', 'imaging', 'io', 'model', 'patchcore', 'preprocess'],
   recipes: ['core', 'imaging', 'io', 'model', 'patchcore', 'preprocess'],
+  tune: ['core', 'eval', 'io', 'model', 'patchcore', 'preprocess'],
   ui: ['core', 'config', 'imaging', 'metrics', 'preprocess', 'publish'],
   service: [
     'core',
@@ -71,6 +72,7 @@ export const ALLOWED_IMPORTS: Record<string, string[]> = {
     'publish',
     'recipes',
     'service',
+    'tune',
     'ui',
   ],
 };

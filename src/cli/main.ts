@@ -9,6 +9,7 @@ import { runModel } from './commands/model/index.js';
 import { runTeach, teachCommand } from './commands/teach.js';
 import { configCommand, runConfig } from './commands/config.js';
 import { runCommand, runRun } from './commands/run.js';
+import { runTune, tuneCommand } from './commands/tune.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   demo: { summary: demoCommand.summary, run: runDemo },
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   eval: { summary: evalCommand.summary, run: runEval },
   model: { summary: 'backbone tools: list, inspect, fetch, check, fuse, providers', run: runModel },
   run: { summary: runCommand.summary, run: runRun },
+  tune: { summary: tuneCommand.summary, run: runTune },
   teach: { summary: teachCommand.summary, run: runTeach },
   bank: { summary: "a recipe's bank versions: list, import, activate, rollback, add, threshold, discard", run: runBank },
   config: { summary: configCommand.summary, run: runConfig },

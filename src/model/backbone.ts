@@ -27,6 +27,8 @@ export interface BackboneSpec {
   normalization: Normalization;
   layers: Record<string, LayerSpec>;
   defaultLayers: string[];
+  /** Layer sets `patchline tune` tries first (default: defaultLayers and neighbouring pairs). */
+  tuneLayerSets?: string[][];
 }
 
 export interface ResolvedBackbone {
@@ -59,6 +61,13 @@ export const CATALOGUE: Record<string, BackboneSpec> = {
       'features.18': { tensor: '627_quantized', stride: 32, description: 'last 1x1 convolution, 1280 channels' },
     },
     defaultLayers: ['features.6', 'features.13'],
+    // The Magnetic Tile sweep's contenders (docs/ACCURACY.md).
+    tuneLayerSets: [
+      ['features.6', 'features.13'],
+      ['features.13', 'features.16'],
+      ['features.10', 'features.16'],
+      ['features.6', 'features.13', 'features.16'],
+    ],
   },
 };
 

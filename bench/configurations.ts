@@ -13,7 +13,7 @@ import { trainingImages } from '../src/io/dataset.js';
 import { listImages } from '../src/io/image-files.js';
 import { modelDir, preparedBackbonePath, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import { asFloat, floatTensor } from '../src/model/tensor.js';
+import { asFloat, floatTensor, type Tensor, type TensorMap } from '../src/model/tensor.js';
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../src/model/onnx-graph.js';
 import { EMBEDDING_OUTPUT } from '../src/patchcore/embedding-head.js';
 import { SCORER_OUTPUTS } from '../src/patchcore/scorer-graph.js';
@@ -53,6 +53,8 @@ export interface ConfigurationOptions {
 const SHARED = process.env.PATCHLINE_SHARED_DIR ?? '../shared';
 /** Frames per call in the stage timings: what `patchline run` uses by default on a CPU. */
 const STAGE_BATCH = 1;
+/** Interleaved repetitions of each stage's timing. */
+const STAGE_REPEATS = 21;
 /** The reference's batch size (its dataloader; larger batches do not help it on this CPU either). */
 const REFERENCE_BATCH = 4;
 /** The reference's greedy loop is timed on at most this many picks (it takes ~50 ms a pick on 156,800 points here). */
@@ -121,9 +123,11 @@ function sink(inputs: string[]): Uint8Array {
   );
 }
 
+/** p10 and p90 of each directly timed stage, per bank. */
+const spreads = new Map<string, [number, number]>();
 const knnInfo = new Map<string, { differing: number; distanceDiff: number; open: number | undefined; queries: number }>();
 
-/** Per-frame time of each stage for one batch of test images, each stage chained as in `run`. */
+/** Per-frame time of each stage for one batch of test images, each timed directly on its own input (median). */
 async function stageTimes(bankPath: string, images: string[]): Promise<Record<string, number>> {
   const runtime = new InferenceRuntime();
   try {
@@ -136,37 +140,38 @@ async function stageTimes(bankPath: string, images: string[]): Promise<Record<st
     const load = () => loadBatch(images, m.input.resize, m.input.normalization);
     const batch = await load();
     const feed = () => ({ [model.embedder.inputName]: floatTensor(batch.data.slice(), batch.dims) });
-    const decode = await medianMs(9, load);
-    // The three chain prefixes interleaved, so the machine's noise hits them alike.
-    const chains = {
+    // Each stage timed on its own input (captured once), not as a difference of chain totals:
+    // a difference of two noisy totals could come out negative. Repetitions interleave the
+    // stages so the machine's noise hits them alike.
+    const features = await runtime.run(bb!, feed());
+    const embedding = await runtime.run([bb!, head!], feed());
+    const copy = (t: TensorMap): TensorMap =>
+      Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, data: v.data.slice() } as Tensor]));
+    const p = await model.predict(await load());
+    const n = images.length;
+    const stages: Record<string, () => Promise<unknown>> = {
+      'decode + preprocess': load,
       backbone: () => runtime.run([bb!, 'sink/features'], feed()),
-      embed: () => runtime.run([bb!, head!, 'sink/embedding'], feed()),
-      knn: () => runtime.run([bb!, head!, scorer!], feed(), { outputs: [SCORER_OUTPUTS.scores] }),
+      head: () => runtime.run([head!, 'sink/embedding'], copy(features)),
+      knn: () => runtime.run(scorer!, copy(embedding), { outputs: [SCORER_OUTPUTS.scores] }),
+      'anomaly map': async () => {
+        for (let i = 0; i < n; i++) p.map(i);
+      },
     };
-    const samples: Record<keyof typeof chains, number[]> = { backbone: [], embed: [], knn: [] };
-    for (const f of Object.values(chains)) await f();
-    for (let i = 0; i < 15; i++) {
-      for (const [name, f] of Object.entries(chains) as [keyof typeof chains, () => Promise<unknown>][]) {
+    const samples = new Map<string, number[]>(Object.keys(stages).map((k) => [k, []]));
+    for (const f of Object.values(stages)) await f();
+    for (let i = 0; i < STAGE_REPEATS; i++) {
+      for (const [name, f] of Object.entries(stages)) {
         const t = performance.now();
         await f();
-        samples[name].push(performance.now() - t);
+        samples.get(name)!.push((performance.now() - t) / n);
       }
     }
-    const backbone = median(samples.backbone);
-    const embed = median(samples.embed);
-    const knn = median(samples.knn);
-    const p = await model.predict(await load());
-    const maps = await medianMs(9, () => {
-      for (let i = 0; i < images.length; i++) p.map(i);
-    });
-    const n = images.length;
-    const times: Record<string, number> = {
-      'decode + preprocess': decode / n,
-      backbone: backbone / n,
-      head: (embed - backbone) / n,
-      knn: (knn - embed) / n,
-      'anomaly map': maps / n,
-    };
+    const times: Record<string, number> = {};
+    for (const [name, xs] of samples) {
+      times[name] = median(xs);
+      spreads.set(`${bankPath}/${name}`, [percentile(xs, 10), percentile(xs, 90)]);
+    }
 
     // Exact kNN alone on this batch's embeddings: the form patchline picked vs the full product.
     const e = asFloat((await runtime.run([bb!, head!], feed()))[EMBEDDING_OUTPUT], EMBEDDING_OUTPUT).data;
@@ -348,7 +353,14 @@ export async function configurationBenchmark(opts: ConfigurationOptions): Promis
       row(`${label}: fit peak RSS`, peakMb, 'MB');
 
       const stages = await stageTimes(bank, testFiles.slice(0, STAGE_BATCH));
-      for (const [stage, ms] of Object.entries(stages)) row(`${label}: stage ${stage} (batch ${STAGE_BATCH}, per frame)`, ms, 'ms');
+      for (const [stage, ms] of Object.entries(stages)) {
+        const spread = spreads.get(`${bank}/${stage}`);
+        row(
+          `${label}: stage ${stage} (batch ${STAGE_BATCH}, per frame)`,
+          ms,
+          spread ? `ms median of ${STAGE_REPEATS} (p10-p90 ${spread[0].toFixed(1)}-${spread[1].toFixed(1)})` : 'ms',
+        );
+      }
       const k = knnInfo.get(bank)!;
       row(
         `${label}: exact kNN, full product / patchline`,

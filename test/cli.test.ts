@@ -24,6 +24,7 @@ describe('patchline CLI', () => {
       ['embed', '--help'],
       ['fit', '--help'],
       ['eval', '--help'],
+      ['tune', '--help'],
       ['demo', '--help'],
       ['model', '--help'],
       ['model', 'inspect', '--help'],

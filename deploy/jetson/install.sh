@@ -57,6 +57,9 @@ tar -C "$SRC_DIR" --exclude=node_modules --exclude=.git --exclude=patchline-demo
 # 6. Config and environment: installed once, never overwritten (they are the plant's).
 [ -f "$CONF_DIR/patchline.yaml" ] || install -m 0644 "$APP_DIR/config/patchline.yaml" "$CONF_DIR/patchline.yaml"
 [ -f "$CONF_DIR/patchline.env" ] || install -m 0644 "$APP_DIR/deploy/jetson/patchline.env" "$CONF_DIR/patchline.env"
+# A setting added to patchline.env after a box was installed is appended, the plant's edits kept.
+grep -q '^MALLOC_ARENA_MAX=' "$CONF_DIR/patchline.env" ||
+  printf '%s\n' '# Added by install.sh: keeps memory flat across bank reloads (docs/RELIABILITY.md).' 'MALLOC_ARENA_MAX=2' >>"$CONF_DIR/patchline.env"
 
 # 7. The default backbone (verified by sha256), unless already there.
 sudo -u "$SERVICE_USER" env PATCHLINE_MODEL_DIR="$DATA_DIR/models" node "$APP_DIR/bin/patchline.js" model fetch mobilenetv2 || say "backbone not downloaded: place mobilenetv2-12-int8.onnx in $DATA_DIR/models (see the message above)"

@@ -111,6 +111,8 @@ describe('deployment', () => {
     const stop = n.watchdog(() => healthy);
     await new Promise((r) => setTimeout(r, 220));
     healthy = false;
+    // A ping is a child process: one started just before may write its line a little later.
+    await new Promise((r) => setTimeout(r, 150));
     const before = readFileSync(log, 'utf8')
       .split('\n')
       .filter((l) => l.includes('WATCHDOG=1')).length;
@@ -137,7 +139,7 @@ describe('deployment', () => {
 });
 
 describe('monitoring files', () => {
-  test('the dashboard is valid JSON with panels; alert rules and scrape config are valid YAML', async () => {
+  test('the dashboard is valid JSON with panels; alert rules, scrape and federation configs are valid YAML', async () => {
     const YAML = (await import('yaml')).default;
     const dash = JSON.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8'));
     assert.ok(dash.panels.length >= 10);
@@ -153,9 +155,13 @@ describe('monitoring files', () => {
         'PatchlineLatencyHigh',
       ],
     );
-    assert.equal(
-      YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8')).scrape_configs[0].job_name,
-      'patchline',
-    );
+    const site = YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8'));
+    assert.equal(site.scrape_configs[0].job_name, 'patchline');
+    // The central Prometheus federates exactly the job the site config scrapes, labels kept.
+    const central = YAML.parse(readFileSync(join(PROJECT_ROOT, 'deploy', 'monitoring', 'prometheus-central.yml'), 'utf8'));
+    const federate = central.scrape_configs[0];
+    assert.equal(federate.metrics_path, '/federate');
+    assert.equal(federate.honor_labels, true);
+    assert.deepEqual(federate.params['match[]'], [`{job="${site.scrape_configs[0].job_name}"}`]);
   });
 });

@@ -66,6 +66,8 @@ sudo -u "$SERVICE_USER" env PATCHLINE_MODEL_DIR="$DATA_DIR/models" node "$APP_DI
 
 # 8. The service.
 install -m 0644 "$APP_DIR/deploy/jetson/patchline.service" /etc/systemd/system/patchline.service
+# The template for one process per camera group (patchline@NAME runs /etc/patchline/NAME.yaml); not enabled.
+install -m 0644 "$APP_DIR/deploy/jetson/patchline@.service" /etc/systemd/system/patchline@.service
 systemctl daemon-reload
 systemctl enable patchline.service
 say "done. Edit $CONF_DIR/patchline.yaml (source, model.bank, mqtt.url), then: systemctl restart patchline; journalctl -u patchline -f"

@@ -11,7 +11,11 @@ fi
 if systemctl list-unit-files patchline.service >/dev/null 2>&1; then
   systemctl disable --now patchline.service || true
 fi
-rm -f /etc/systemd/system/patchline.service
+# Instances of the template (patchline@NAME), if any run.
+for unit in $(systemctl list-units --all --plain --no-legend 'patchline@*.service' 2>/dev/null | awk '{print $1}'); do
+  systemctl disable --now "$unit" || true
+done
+rm -f /etc/systemd/system/patchline.service /etc/systemd/system/patchline@.service
 systemctl daemon-reload
 rm -rf /opt/patchline /var/cache/patchline
 if [ "$purge" -eq 1 ]; then

@@ -34,16 +34,20 @@ export class Mosquitto {
   readonly url: string;
   private readonly conf: string;
 
-  /** `persistent`: sessions and queued QoS 1 messages survive a restart (saved on stop). */
+  /**
+   * `persistent`: sessions and queued QoS 1 messages survive a restart (saved on stop).
+   * `extra`: more configuration (a bridge, say), appended.
+   */
   constructor(
     readonly port: number,
     persistent = false,
+    extra = '',
   ) {
     this.url = `mqtt://127.0.0.1:${port}`;
     const dir = mkdtempSync(join(tmpdir(), 'patchline-mosquitto-'));
     this.conf = join(dir, 'mosquitto.conf');
     const persistence = persistent ? `persistence true\npersistence_location ${dir}/\nautosave_interval 0\n` : 'persistence false\n';
-    writeFileSync(this.conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}log_dest none\n`);
+    writeFileSync(this.conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}log_dest none\n${extra}`);
   }
 
   static async start(persistent = false): Promise<Mosquitto> {

@@ -1,0 +1,102 @@
+// Plants on existing infrastructure: the shipped mosquitto bridge config carries a box's results
+// to a central broker across an outage of the link (two real mosquitto processes), and the
+// systemd template unit verifies.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import mqtt from 'mqtt';
+import { defaultConfig } from '../src/config/load.js';
+import { InspectionService } from '../src/service/service.js';
+import { useTestCache } from './helpers/cache.js';
+import { freePort, Mosquitto } from './helpers/mosquitto.js';
+import { PROJECT_ROOT, SHARED_DIR } from './helpers/shared.js';
+import { waitFor } from './helpers/wait.js';
+import { fitWebBank } from './helpers/web-bank.js';
+
+useTestCache();
+const models = join(SHARED_DIR, 'models');
+const haveModel = existsSync(join(models, 'mobilenetv2-12-int8.onnx'));
+if (!haveModel) process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: the bridge test runs the service\n`);
+
+describe('plant infrastructure', () => {
+  test('the systemd template unit verifies and runs the instance config', (t) => {
+    if (!existsSync('/usr/bin/systemd-analyze')) {
+      t.skip('SKIPPED: systemd-analyze is absent (scripts/setup.sh installs systemd)');
+      return;
+    }
+    const template = readFileSync(join(PROJECT_ROOT, 'deploy', 'jetson', 'patchline@.service'), 'utf8');
+    assert.match(template, /ExecStart=.* run --config \/etc\/patchline\/%i\.yaml/);
+    // An instance as systemd would load it.
+    const dir = mkdtempSync(join(tmpdir(), 'patchline-unit-'));
+    writeFileSync(join(dir, 'patchline@cam2.service'), template);
+    const r = spawnSync('/usr/bin/systemd-analyze', ['verify', join(dir, 'patchline@cam2.service')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  test(
+    'deploy/mosquitto/patchline-bridge.conf carries every result to the central broker across a 3 s outage of the centre',
+    { skip: !haveModel },
+    async () => {
+      const bank = await fitWebBank(models);
+      const central = await Mosquitto.start(true);
+      // The shipped file, pointed at the test's central broker; the helper sets persistence itself.
+      const bridge = readFileSync(join(PROJECT_ROOT, 'deploy', 'mosquitto', 'patchline-bridge.conf'), 'utf8')
+        .replace('address central.example.com:1883', `address 127.0.0.1:${central.port}`)
+        .replace(/^persistence true$/m, '');
+      const box = new Mosquitto(await freePort(), true, bridge);
+      await box.start();
+      // SCADA at the centre: a persistent session, so results that arrive while it reconnects wait for it.
+      const scada = await mqtt.connectAsync(central.url, { clientId: 'scada', clean: false, reconnectPeriod: 100, protocolVersion: 4 });
+      const seqs: number[] = [];
+      let bridgeUp = '';
+      scada.on('message', (topic, payload) => {
+        if (topic.endsWith('/result')) seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq);
+        if (topic === 'patchline-bridge/box1/state') bridgeUp = payload.toString();
+      });
+      await scada.subscribeAsync(['patchline/+/+/result', 'patchline-bridge/box1/state'], { qos: 1 });
+      await waitFor(() => bridgeUp === '1', 'the bridge to connect', 10_000);
+
+      const d = defaultConfig();
+      const service = new InspectionService(
+        {
+          ...d,
+          source: { type: 'synthetic-web', width: 448, linesPerChunk: 32, linesPerSecond: 600, seed: 1, defectEvery: 700, lines: 4800 },
+          model: { ...d.model, bank, modelDir: models, threads: 2 },
+          mqtt: { ...d.mqtt, url: box.url },
+          metrics: { ...d.metrics, enabled: false },
+          ui: { ...d.ui, enabled: false },
+        },
+        () => {},
+      );
+      try {
+        await service.start();
+        await waitFor(() => seqs.length >= 5, 'results at the centre', 20_000);
+        await central.stop();
+        await new Promise((r) => setTimeout(r, 3000));
+        await central.start();
+        await service.done();
+      } finally {
+        await service.stop();
+      }
+      const n = service.stats.framesOut;
+      assert.ok(n >= 50, `${n} results`);
+      await waitFor(() => new Set(seqs).size >= n, `all ${n} results at the centre`, 30_000);
+      assert.deepEqual(
+        [...new Set(seqs)].sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+      );
+      const first = seqs.filter((s, i) => seqs.indexOf(s) === i);
+      assert.deepEqual(
+        first,
+        [...first].sort((a, b) => a - b),
+        'first deliveries in order',
+      );
+      await scada.endAsync();
+      await box.stop();
+      await central.stop();
+    },
+  );
+});

@@ -3,13 +3,19 @@
 // systemd template unit verifies.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { defaultConfig } from '../src/config/load.js';
 import { InspectionService } from '../src/service/service.js';
+import { BankDownloadError, importBankFromUrl } from '../src/recipes/bank-download.js';
+import { BankStore } from '../src/recipes/bank-store.js';
+import { runCli } from './helpers/cli.js';
 import { useTestCache } from './helpers/cache.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { PROJECT_ROOT, SHARED_DIR } from './helpers/shared.js';
@@ -22,6 +28,11 @@ const haveModel = existsSync(join(models, 'mobilenetv2-12-int8.onnx'));
 if (!haveModel) process.stderr.write(`\n!!! SKIPPED: ${models}/mobilenetv2-12-int8.onnx is absent: the bridge test runs the service\n`);
 
 describe('plant infrastructure', () => {
+  let bank = '';
+  before(async () => {
+    if (haveModel) bank = await fitWebBank(models);
+  });
+
   test('the systemd template unit verifies and runs the instance config', (t) => {
     if (!existsSync('/usr/bin/systemd-analyze')) {
       t.skip('SKIPPED: systemd-analyze is absent (scripts/setup.sh installs systemd)');
@@ -99,4 +110,55 @@ describe('plant infrastructure', () => {
       await central.stop();
     },
   );
+
+  test('a bank fetched from a URL: imported and activated only when complete and matching its sha256', { skip: !haveModel }, async () => {
+    const bytes = readFileSync(bank);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const server = createServer((req, res) => {
+      if (req.url === '/bank') return void res.end(bytes);
+      if (req.url === '/cut') {
+        // Declares the whole file, sends half, then the connection drops.
+        res.writeHead(200, { 'content-length': bytes.length });
+        res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'patchline-urlstore-'));
+    const store = BankStore.open(dir, { create: true, name: 'web' });
+    const who = { actor: 'test', activate: true };
+    try {
+      const refusals: [string, Parameters<typeof importBankFromUrl>[2], RegExp][] = [
+        [`${base}/bank`, { sha256: 'ab'.repeat(32) }, /sha256 [0-9a-f]{64} is not the pinned abab.*; nothing imported/],
+        [`${base}/cut`, { sha256: sha }, /download broke off after \d+ bytes/],
+        [`${base}/bank`, { sha256: sha, maxBytes: 1000 }, /more than the 1000 bytes a bank may have/],
+        [`${base}/missing`, { sha256: sha }, /\/missing: HTTP 404/],
+        ['ftp://example.com/x.bank', { sha256: sha }, /only http:\/\/ and https:\/\/ URLs are fetched/],
+      ];
+      for (const [url, opts, why] of refusals) {
+        await assert.rejects(
+          importBankFromUrl(store, url, opts, who),
+          (e: Error) => e instanceof BankDownloadError && why.test(e.message),
+          url,
+        );
+        assert.equal(store.activeVersion(), undefined, `${url}: nothing activated`);
+      }
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('download')),
+        [],
+        'no partial download left behind',
+      );
+      const v = await importBankFromUrl(store, `${base}/bank`, { sha256: sha.toUpperCase() }, who);
+      assert.equal(store.activeVersion(), v.version);
+      assert.deepEqual(readFileSync(store.path(v.version)).subarray(-64), bytes.subarray(-64), 'the bank rows as served');
+      assert.match(readFileSync(join(dir, 'audit.jsonl'), 'utf8'), new RegExp(`"detail":"${base}/bank"`));
+      const cli = runCli(join(dir, 'cache'), ['bank', 'import', '--store', dir, '--url', `${base}/bank`]);
+      assert.equal(cli.code, 2);
+      assert.match(cli.stderr, /--url needs --sha256: a bank from the network must be pinned/);
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -39,12 +39,18 @@ function maybeActivate(store: BankStore, v: NewVersion, activate: boolean | unde
   if (activate) activateVersion(store, v.version, who);
 }
 
-export async function importBank(store: BankStore, file: string, who: Actor & { activate?: boolean }): Promise<NewVersion> {
+/** `source`: where the file came from, for the version's origin and the audit log (default: `file`). */
+export async function importBank(
+  store: BankStore,
+  file: string,
+  who: Actor & { activate?: boolean; source?: string },
+): Promise<NewVersion> {
   const bank = await readBank(file);
   const { format: _f, version: _v, dataSha256: _d, ...manifest } = bank.manifest;
-  const added = store.add({ ...manifest, origin: { action: 'import', note: file } }, bank.rows);
+  const source = who.source ?? file;
+  const added = store.add({ ...manifest, origin: { action: 'import', note: source } }, bank.rows);
   const v = { ...added, id: store.idOf(added.version), manifest: bank.manifest };
-  audit(store, { actor: who.actor, action: 'import', after: v.id, images: manifest.training.bankImages, detail: file });
+  audit(store, { actor: who.actor, action: 'import', after: v.id, images: manifest.training.bankImages, detail: source });
   maybeActivate(store, v, who.activate, who);
   return v;
 }

@@ -2,13 +2,17 @@
 // validation third and a held-out two thirds (every third file of each defect type, masks with
 // them; symlinks), runs `patchline tune` on the validation part as a user would, and evaluates
 // the documented best hand-made recipe on the same held-out part for comparison.
-// Usage: node --import tsx bench/tune-magnetic-tile.ts [--budget MINUTES] [--out DIR] [DATASET_DIR]
+// Usage: node --import tsx bench/tune-magnetic-tile.ts [--budget MINUTES] [--out DIR] [DATASET_DIR] [-- TUNE OPTIONS]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+// Everything after `--` goes to `patchline tune` as it is (the search space, say).
+const dash = process.argv.indexOf('--');
+const tuneOptions = dash < 0 ? [] : process.argv.slice(dash + 1);
 const { values: args, positionals } = parseArgs({
+  args: process.argv.slice(2, dash < 0 ? undefined : dash),
   options: { budget: { type: 'string', default: '40' }, out: { type: 'string', default: 'tune-magnetic-tile' } },
   allowPositionals: true,
 });
@@ -55,6 +59,7 @@ cli(
   String(args.budget),
   '--out',
   join(out, 'tune'),
+  ...tuneOptions,
 );
 const tuneMinutes = (performance.now() - t0) / 60_000;
 

@@ -14,6 +14,7 @@ import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { bankVariant, fitRecipe } from '../src/tune/measure.js';
 import { paretoFront, recommend, type CandidateResult } from '../src/tune/pareto.js';
 import { plotLayout, ticks } from '../src/tune/plot.js';
+import { estimateMs } from '../src/tune/search.js';
 import {
   alongAxis,
   baseRecipe,
@@ -124,6 +125,16 @@ describe('tune: the search space', () => {
       ['layer2', 'layer3'],
       ['layer1', 'layer2'],
     ]);
+  });
+
+  test('the time estimate: embedding and scoring grow with pixels, the coreset with patches squared times the share', () => {
+    const measured = { pixels: 1000, stride: 8, rows: 100, share: 0.1, embedMs: 10, coresetMs: 20, scoreMs: 30, groups: 3 };
+    const variants = [0.01, 0.1].map((coreset) => ({ coreset, k: 1, sigma: 4 }));
+    assert.equal(estimateMs(measured, { pixels: 1000, stride: 8, missing: variants }), 10 + 20 + 20);
+    // Twice the pixels at the same stride: twice the patches, four times the coreset.
+    assert.equal(estimateMs(measured, { pixels: 2000, stride: 8, missing: variants }), 20 + 80 + 40);
+    // A coarser first layer: a quarter of the patches.
+    assert.equal(estimateMs(measured, { pixels: 1000, stride: 16, missing: variants.slice(0, 1) }), 10 + 20 / 16 / 10 + 10);
   });
 
   test('the search starts at fit defaults and moves one axis at a time', () => {

@@ -16,6 +16,7 @@ import {
   variantId,
   variants,
   type EmbeddingRecipe,
+  type ScoringVariant,
   type SearchSpace,
 } from './search-space.js';
 import type { TuneLog } from './tune-log.js';
@@ -56,8 +57,9 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
   const start = performance.now();
   const outcome: SearchOutcome = { results: [], measured: [], resumed: [], skipped: [] };
   const planned = plannedRecipes(o.space);
-  /** Milliseconds per input pixel per candidate of the recipes measured so far: the estimate for the next. */
-  const costs: number[] = [];
+  /** What the recipes measured so far cost: the estimate for the next. */
+  const costs: RecipeCost[] = [];
+  const stride = (r: EmbeddingRecipe) => o.fit.backbone.spec.layers[r.layers[0]!]?.stride;
   const seen = new Set<string>();
   const fitProgress: FitProgress = { stage: (name, total, unit) => ev.progress(`  ${name}`, total, unit) };
 
@@ -74,7 +76,9 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
       return true;
     }
     const elapsed = performance.now() - start;
-    const estimate = costs.length ? (costs.reduce((a, b) => a + b, 0) / costs.length) * inputPixels(recipe) * missing.length : 0;
+    const estimate = costs.length
+      ? mean(costs.map((c) => estimateMs(c, { pixels: inputPixels(recipe), stride: stride(recipe), missing })))
+      : 0;
     if (costs.length && elapsed + estimate > o.budgetMs) {
       outcome.skipped.push(id);
       ev.info(`tune: [${n}/${planned}] ${id}: left out, about ${fmtMin(estimate)} with ${fmtMin(o.budgetMs - elapsed)} of the budget left`);
@@ -88,6 +92,7 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
     const largest = Math.max(...missing.map((v) => v.coreset));
     const fit = await fitRecipe(runtime, o.fit, recipe, { coreset: largest, k: 1, sigma: missing[0]!.sigma }, fitProgress);
     const fitSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
     const scorer = new ValidationScorer(runtime, o.fit.backbone, o.validation);
     const groups = new Map<string, typeof missing>();
     for (const v of missing) groups.set(`${v.coreset}/${v.k}`, [...(groups.get(`${v.coreset}/${v.k}`) ?? []), v]);
@@ -115,7 +120,16 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
     } finally {
       bar.stop();
     }
-    costs.push((performance.now() - t0) / inputPixels(recipe) / missing.length);
+    costs.push({
+      pixels: inputPixels(recipe),
+      stride: stride(recipe),
+      rows: fit.manifest.coreset.inputRows,
+      share: largest,
+      embedMs: fit.timings.embedMs + fit.timings.calibrateMs,
+      coresetMs: fit.timings.coresetMs,
+      scoreMs: performance.now() - t1,
+      groups: groups.size,
+    });
     outcome.measured.push(id);
     return true;
   };
@@ -137,6 +151,36 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
   }
   outcome.results = log.results;
   return outcome;
+}
+
+export interface RecipeCost {
+  pixels: number;
+  /** Stride of the recipe's first layer (its patch grid), where the backbone spec gives it. */
+  stride: number | undefined;
+  /** Patches the coreset chose from, and the share it kept. */
+  rows: number;
+  share: number;
+  embedMs: number;
+  coresetMs: number;
+  scoreMs: number;
+  /** Scoring passes (coreset share x k). */
+  groups: number;
+}
+
+/**
+ * The time a recipe should take, scaled from one measured: embedding and scoring grow with the
+ * input pixels, the greedy coreset with the square of the patches times the share kept.
+ */
+export function estimateMs(c: RecipeCost, next: { pixels: number; stride: number | undefined; missing: ScoringVariant[] }): number {
+  const scale = next.pixels / c.pixels;
+  const rows = c.rows * scale * (c.stride && next.stride ? (c.stride / next.stride) ** 2 : 1);
+  const share = Math.max(...next.missing.map((v) => v.coreset));
+  const groups = new Set(next.missing.map((v) => `${v.coreset}/${v.k}`)).size;
+  return c.embedMs * scale + c.coresetMs * (rows / c.rows) ** 2 * (share / c.share) + (c.scoreMs / c.groups) * groups * scale;
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 function fmtMin(ms: number): string {

@@ -27,7 +27,7 @@ import {
   type CommandSpec,
   type ParsedOptions,
 } from '../args.js';
-import { backboneArg, listOption, MODEL_DIR_OPTION } from '../common-options.js';
+import { BACKBONE_OPTIONS, backboneArg, HEAD_OPTIONS, listOption, MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
 
 /** Fewer defective validation images than this make AUROC differences between recipes mostly noise. */
@@ -64,7 +64,7 @@ export const tuneCommand: CommandSpec = {
       default: 'image_auroc',
       help: `what "most accurate" means: ${METRICS.join(', ')} (pixel metrics need masks)`,
     },
-    backbone: { type: 'string', value: 'SPEC_OR_ONNX', default: 'mobilenetv2', help: 'catalogue name, backbone spec .json, or .onnx file' },
+    backbone: BACKBONE_OPTIONS.backbone!,
     'layer-sets': {
       type: 'string',
       value: 'a,b;c,d',
@@ -79,12 +79,7 @@ export const tuneCommand: CommandSpec = {
     coreset: { type: 'string', value: 'LIST', default: '0.01,0.05,0.1', help: 'coreset shares to try (one fit serves all of them)' },
     k: { type: 'string', value: 'LIST', default: '1', help: 'nearest neighbours to try' },
     sigma: { type: 'string', value: 'LIST', default: '4,8,16', help: 'anomaly-map smoothing to try (pixels)' },
-    patchsize: {
-      type: 'string',
-      value: 'P',
-      default: String(FIT_DEFAULTS.head.patchsize),
-      help: 'neighbourhood pooled into each patch feature',
-    },
+    patchsize: HEAD_OPTIONS.patchsize!,
     holdout: {
       type: 'string',
       value: 'SHARE',
@@ -100,7 +95,7 @@ export const tuneCommand: CommandSpec = {
     fresh: { type: 'boolean', help: 'discard the results already in --out instead of resuming' },
     'work-dir': { type: 'string', value: 'DIR', help: 'folder for the temporary embedding files (default: OS temp)' },
     'model-dir': MODEL_DIR_OPTION,
-    threads: { type: 'string', value: 'N', help: 'onnxruntime threads per operator (default: all cores)' },
+    threads: BACKBONE_OPTIONS.threads!,
   },
   notes:
     'Each embedding recipe (layers, input, dims) is fitted once; its coreset shares, k and sigma reuse that fit. The search starts at ' +

@@ -63,9 +63,10 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
   const seen = new Set<string>();
   const fitProgress: FitProgress = { stage: (name, total, unit) => ev.progress(`  ${name}`, total, unit) };
 
-  const visit = async (recipe: EmbeddingRecipe): Promise<boolean> => {
+  // A recipe that does not fit in the time left is left out; a cheaper one later in the plan may.
+  const visit = async (recipe: EmbeddingRecipe): Promise<void> => {
     const id = embeddingId(recipe);
-    if (seen.has(id)) return true;
+    if (seen.has(id)) return;
     seen.add(id);
     const all = variants(o.space);
     const missing = all.filter((v) => !log.get(variantId(recipe, v)));
@@ -73,7 +74,7 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
     if (missing.length === 0) {
       outcome.resumed.push(id);
       ev.info(`tune: [${n}/${planned}] ${id}: measured before (${all.length} candidates in the log)`);
-      return true;
+      return;
     }
     const elapsed = performance.now() - start;
     const estimate = costs.length
@@ -82,7 +83,7 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
     if (costs.length && elapsed + estimate > o.budgetMs) {
       outcome.skipped.push(id);
       ev.info(`tune: [${n}/${planned}] ${id}: left out, about ${fmtMin(estimate)} with ${fmtMin(o.budgetMs - elapsed)} of the budget left`);
-      return false;
+      return;
     }
     ev.info(
       `tune: [${n}/${planned}] ${id}: ${missing.length} candidates` +
@@ -131,22 +132,13 @@ export async function searchRecipes(runtime: InferenceRuntime, o: SearchOptions,
       groups: groups.size,
     });
     outcome.measured.push(id);
-    return true;
   };
 
   const bestRecipe = (): EmbeddingRecipe => recommend(log.results, o.metric, o.minFps)!.chosen.embedding;
   let current = baseRecipe(o.space);
-  let going = await visit(current);
+  await visit(current);
   for (const axis of EMBEDDING_AXES) {
-    for (const recipe of alongAxis(o.space, current, axis)) {
-      if (!going) {
-        // Out of time: the rest of the plan is named, not measured.
-        if (!seen.has(embeddingId(recipe))) outcome.skipped.push(embeddingId(recipe));
-        seen.add(embeddingId(recipe));
-        continue;
-      }
-      going = await visit(recipe);
-    }
+    for (const recipe of alongAxis(o.space, current, axis)) await visit(recipe);
     current = bestRecipe();
   }
   outcome.results = log.results;

@@ -114,8 +114,14 @@ export async function runService(
   const peakKb = hwm ? Number(hwm[1]) : usage.maxRSS;
   const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   const wallS = process.uptime();
+  // A replayed folder under the default drop-oldest policy loses frames to a full queue: say so
+  // where the user looks, not only in /metrics.
+  const drops = (await service.metrics.framesDropped.get()).values.filter((d) => d.value > 0);
+  const dropped = drops.length
+    ? ` (${drops.map((d) => `${d.value} dropped: ${String(d.labels.reason)}`).join(', ')}${drops.some((d) => d.labels.reason === 'queue_full') ? '; pipeline.queuePolicy: block keeps every frame of a folder' : ''})`
+    : '';
   log(
-    `stopped: ${service.stats.framesOut} frames; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
+    `stopped: ${service.stats.framesOut} frames${dropped}; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
   );
   return service.error ? 1 : 0;
 }

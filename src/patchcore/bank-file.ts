@@ -145,6 +145,11 @@ export interface Bank {
   rows: Float32Array;
 }
 
+/** A bank that exists only in memory (fitted, cut or calibrated, not yet written): no file checksum. */
+export function unsavedBank(manifest: Omit<BankManifest, 'format' | 'version' | 'dataSha256'>, rows: Float32Array): Bank {
+  return { manifest: { ...manifest, format: BANK_FORMAT, version: BANK_FORMAT_VERSION, dataSha256: '' }, rows };
+}
+
 /** A bank read from a file: `checksum` covers the tensor header and the manifest (which holds the data's sha256). */
 export interface StoredBank extends Bank {
   checksum: string;

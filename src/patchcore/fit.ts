@@ -9,7 +9,7 @@ import type { ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { loadBatch } from '../preprocess/batch.js';
 import { outputSize, REFERENCE_RESIZE, type ResizePolicy } from '../preprocess/transform.js';
-import type { BankManifest, Calibration } from './bank-file.js';
+import { unsavedBank, type BankManifest, type Calibration } from './bank-file.js';
 import { f1OptimalThreshold, quantile } from './calibration.js';
 import { PROJECTION_DIM, Projector, randomProjection, selectCoresetOfPoints, type CoresetMethod } from './coreset.js';
 import { EmbeddingSpool } from './embedding-spool.js';
@@ -197,12 +197,7 @@ export async function calibrateBank(
   progress: FitProgress,
 ): Promise<{ calibration: Calibration; scores: Float64Array }> {
   if (samples.length === 0) return { calibration: { threshold: NaN, method: 'none', scores: summary([]) }, scores: new Float64Array(0) };
-  const model = await PatchCore.load(
-    runtime,
-    { manifest: { ...bank.manifest, format: 'patchline-bank', version: 1, dataSha256: '' }, rows: bank.rows },
-    backbone,
-    'calibrate',
-  );
+  const model = await PatchCore.load(runtime, unsavedBank(bank.manifest, bank.rows), backbone, 'calibrate');
   const scores = new Float64Array(samples.length);
   const bar = progress.stage('calibrate', samples.length, 'images');
   const { resize, normalization } = bank.manifest.input;

@@ -9,7 +9,7 @@ import type { InferenceRuntime } from '../model/inference-runtime.js';
 import { computeMetrics, scoreSamples, type EvalReport, type ScoredSample } from '../eval/evaluate.js';
 import { loadMask } from '../eval/masks.js';
 import { anomalyMap } from '../patchcore/anomaly-map.js';
-import type { Bank } from '../patchcore/bank-file.js';
+import { unsavedBank, type Bank } from '../patchcore/bank-file.js';
 import { FIT_DEFAULTS, fitBank, forEachBatch, type FitProgress, type FitResult } from '../patchcore/fit.js';
 import { PatchCore } from '../patchcore/patchcore.js';
 import { imagesToBatch } from '../preprocess/batch.js';
@@ -68,17 +68,10 @@ export function bankVariant(fit: FitResult, v: ScoringVariant): Bank {
   const rows = Math.floor(m.coreset.inputRows * v.coreset);
   if (rows < 1) throw new RangeError(`coreset share ${v.coreset} keeps no row of ${m.coreset.inputRows}`);
   if (rows > m.coreset.rows) throw new RangeError(`coreset share ${v.coreset} needs ${rows} rows, the fit kept ${m.coreset.rows}`);
-  return {
-    manifest: {
-      ...m,
-      scorer: { k: v.k, mapSigma: v.sigma },
-      coreset: { ...m.coreset, percentage: v.coreset, rows },
-      format: 'patchline-bank',
-      version: 1,
-      dataSha256: '',
-    },
-    rows: fit.rows.subarray(0, rows * m.head.targetDim),
-  };
+  return unsavedBank(
+    { ...m, scorer: { k: v.k, mapSigma: v.sigma }, coreset: { ...m.coreset, percentage: v.coreset, rows } },
+    fit.rows.subarray(0, rows * m.head.targetDim),
+  );
 }
 
 function accuracy(r: Pick<EvalReport, 'image_auroc' | 'pixel_auroc' | 'aupro'>): Accuracy {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { testSamples, trainingImages, type TestSample } from '../../io/dataset.js';
 import { backboneSha256 } from '../../model/backbone.js';
 import { InferenceRuntime } from '../../model/inference-runtime.js';
-import { writeBank } from '../../patchcore/bank-file.js';
+import { unsavedBank, writeBank } from '../../patchcore/bank-file.js';
 import { FIT_DEFAULTS } from '../../patchcore/fit.js';
 import { readImage } from '../../preprocess/decode.js';
 import { evaluateBank, fitRecipe, type FitSettings } from '../../tune/measure.js';
@@ -243,7 +243,7 @@ export async function runTune(argv: string[]): Promise<void> {
     const bankPath = join(out, 'recommended.bank');
     for (const s of [seed, seed + 1]) {
       const fit = await fitRecipe(runtime, { ...settings, seed: s }, chosen.embedding, chosen.variant, quietFit);
-      const bank = { manifest: { ...fit.manifest, format: 'patchline-bank' as const, version: 1, dataSha256: '' }, rows: fit.rows };
+      const bank = unsavedBank(fit.manifest, fit.rows);
       if (s === seed) writeBank(bankPath, fit.manifest, fit.rows);
       const bar = progress(`  check seed ${s}`, validation.length, 'images');
       seeds.push({ seed: s, accuracy: await evaluateBank(runtime, bank, backbone, validation, (n) => bar.tick(n)) });

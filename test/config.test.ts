@@ -1,13 +1,13 @@
 // One schema for files and flags: defaults, errors that name file and field, examples that
 // validate, and docs generated from the schema.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { defaultConfig, loadConfig } from '../src/config/load.js';
 import { configReferenceRows } from '../src/config/reference.js';
+import { runCli } from './helpers/cli.js';
 import { PROJECT_ROOT } from './helpers/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'patchline-config-'));
@@ -55,13 +55,9 @@ describe('config', () => {
   test('CLI: exit 2 with the field; --print-defaults; --json-schema; docs table is current', () => {
     const f = join(dir, 'typo.json');
     writeFileSync(f, JSON.stringify({ metrics: { prot: 1 } }));
-    const run = (...a: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...a], {
-        encoding: 'utf8',
-        cwd: PROJECT_ROOT,
-      });
+    const run = (...a: string[]) => runCli(join(dir, 'cache'), a);
     const r = run('run', '--config', f);
-    assert.equal(r.status, 2);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /typo\.json: metrics: unknown key\(s\) 'prot'/);
     assert.match(run('config', '--print-defaults').stdout, /queuePolicy: drop-oldest/);
     assert.equal(JSON.parse(run('config', '--json-schema').stdout).type, 'object');

@@ -1,21 +1,16 @@
 // fit's calibration (holdout quantile, labelled validation) and its errors on bad folders.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readBank } from '../src/patchcore/bank-file.js';
 import { holdoutIndices } from '../src/patchcore/fit.js';
-import { PROJECT_ROOT, REFERENCE_DIR, sharedPath } from './helpers/shared.js';
+import { runCli } from './helpers/cli.js';
+import { REFERENCE_DIR, sharedPath } from './helpers/shared.js';
 
 const out = mkdtempSync(join(tmpdir(), 'patchline-fit-'));
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
-    encoding: 'utf8',
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, PATCHLINE_CACHE_DIR: join(out, 'cache') },
-  });
+const cli = (...args: string[]) => runCli(join(out, 'cache'), args);
 
 describe('fit calibration', () => {
   test('holdout positions are spread evenly and deterministic', () => {
@@ -31,7 +26,7 @@ describe('fit calibration', () => {
     const data = join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex');
     const common = ['--backbone', onnx, '--layers', 'layer2,layer3', '--pretrain-dim', '256', '--target-dim', '256', '--coreset', '0.25'];
     const r = cli('fit', '--data', data, ...common, '--holdout', '0.2', '--quantile', '1', '--margin', '0.1', '--out', join(out, 'h.bank'));
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const c = (await readBank(join(out, 'h.bank'))).manifest.calibration;
     assert.equal(c.method, 'holdout-quantile');
     assert.equal(c.scores.count, 2);
@@ -39,7 +34,7 @@ describe('fit calibration', () => {
     assert.equal((await readBank(join(out, 'h.bank'))).manifest.training.bankImages, 8);
 
     const v = cli('fit', '--data', data, ...common, '--validation', join(data, 'test'), '--out', join(out, 'v.bank'));
-    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.code, 0, v.stderr);
     const cv = (await readBank(join(out, 'v.bank'))).manifest.calibration;
     assert.equal(cv.method, 'validation-f1');
     assert.ok(cv.f1! > 0.5 && cv.f1! <= 1, String(cv.f1));
@@ -52,7 +47,7 @@ describe('fit calibration', () => {
     const empty = join(out, 'empty');
     mkdirSync(empty);
     let r = cli('fit', '--data', empty, '--backbone', onnx, '--layers', 'layer2', '--out', join(out, 'x.bank'));
-    assert.equal(r.status, 2);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /empty: no images/);
 
     const broken = join(out, 'broken');
@@ -60,7 +55,7 @@ describe('fit calibration', () => {
     copyFileSync(join(REFERENCE_DIR, 'e2e', 'mvtec', 'synthtex', 'train', 'good', '000.png'), join(broken, 'a.png'));
     writeFileSync(join(broken, 'b.png'), 'not really a png');
     r = cli('fit', '--data', broken, '--backbone', onnx, '--layers', 'layer2', '--holdout', '0', '--out', join(out, 'x.bank'));
-    assert.equal(r.status, 1);
+    assert.equal(r.code, 1);
     assert.match(r.stderr, /b\.png: not an image/);
 
     const noMask = join(out, 'nomask');
@@ -70,7 +65,7 @@ describe('fit calibration', () => {
     copyFileSync(join(broken, 'a.png'), join(noMask, 'test', 'crack', '7.png'));
     // Defect images without masks are labelled at image level: image metrics, no pixel metrics.
     r = cli('eval', '--bank', join(out, 'h.bank'), '--data', noMask, '--json', join(out, 'r.json'));
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /image AUROC \d\.\d{4}  pixel AUROC n\/a: no masks/);
     const report = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8'));
     assert.equal(report.pixel_auroc, null);
@@ -85,7 +80,7 @@ describe('fit calibration', () => {
     mkdirSync(join(mixed, 'test', 'crack'));
     copyFileSync(join(broken, 'a.png'), join(mixed, 'test', 'crack', '7.png'));
     r = cli('eval', '--bank', join(out, 'h.bank'), '--data', mixed, '--json', join(out, 'mixed.json'));
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const m = JSON.parse(readFileSync(join(out, 'mixed.json'), 'utf8'));
     assert.ok(m.pixel_auroc > 0.5, `pixel AUROC ${m.pixel_auroc}`);
     assert.equal(m.counts.defective, 5);
@@ -103,7 +98,7 @@ describe('fit calibration', () => {
       '--json',
       join(out, 'r.json'),
     );
-    assert.equal(r.status, 2);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /--bank: .*missing\.bank: cannot read bank: ENOENT/);
   });
 });

@@ -54,9 +54,14 @@ describe('plant infrastructure', () => {
       const bank = await fitWebBank(models);
       const central = await Mosquitto.start(true);
       // The shipped file, pointed at the test's central broker; the helper sets persistence itself.
-      const bridge = readFileSync(join(PROJECT_ROOT, 'deploy', 'mosquitto', 'patchline-bridge.conf'), 'utf8')
+      // The reconnect back-off is capped at 3 s instead of 30 s: its jitter alone could otherwise
+      // outlast the test's wait on a slow machine, and the back-off is mosquitto's, not ours.
+      const shipped = readFileSync(join(PROJECT_ROOT, 'deploy', 'mosquitto', 'patchline-bridge.conf'), 'utf8');
+      assert.match(shipped, /^restart_timeout 2 30$/m);
+      const bridge = shipped
         .replace('address central.example.com:1883', `address 127.0.0.1:${central.port}`)
-        .replace(/^persistence true$/m, '');
+        .replace(/^persistence true$/m, '')
+        .replace(/^restart_timeout 2 30$/m, 'restart_timeout 1 3');
       const box = new Mosquitto(await freePort(), true, bridge);
       await box.start();
       // SCADA at the centre: a persistent session, so results that arrive while it reconnects wait for it.
@@ -86,15 +91,21 @@ describe('plant infrastructure', () => {
         await service.start();
         await waitFor(() => seqs.length >= 5, 'results at the centre', 20_000);
         await central.stop();
+        bridgeUp = '';
         await new Promise((r) => setTimeout(r, 3000));
         await central.start();
+        await waitFor(() => bridgeUp === '1', 'the bridge to reconnect after the outage', 30_000);
         await service.done();
       } finally {
         await service.stop();
       }
       const n = service.stats.framesOut;
       assert.ok(n >= 50, `${n} results`);
-      await waitFor(() => new Set(seqs).size >= n, `all ${n} results at the centre`, 30_000);
+      await waitFor(
+        () => new Set(seqs).size >= n,
+        () => `all ${n} results at the centre (${new Set(seqs).size} arrived)`,
+        60_000,
+      );
       assert.deepEqual(
         [...new Set(seqs)].sort((a, b) => a - b),
         Array.from({ length: n }, (_, i) => i),

@@ -16,6 +16,7 @@ import { readAudit } from '../src/recipes/audit-log.js';
 import { activateVersion, addImages, backboneFrom, importBank, rollbackVersion, setThreshold } from '../src/recipes/bank-operations.js';
 import { BankStore, StoreError } from '../src/recipes/bank-store.js';
 import { useTestCache } from './helpers/cache.js';
+import { CLI_TIMEOUT_MS } from './helpers/cli.js';
 import { PROJECT_ROOT, SHARED_DIR } from './helpers/shared.js';
 import { fitWebBank } from './helpers/web-bank.js';
 
@@ -199,7 +200,8 @@ describe('bank store', { skip: !haveModel }, () => {
   });
 
   test('bank commands: errors name the option or the store', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL' });
     const missing = run('bank', 'list', '--store', '/nonexistent/store');
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /bank store \/nonexistent\/store does not exist/);

@@ -9,12 +9,18 @@ export interface CliResult {
   stderr: string;
 }
 
+export const CLI_TIMEOUT_MS = 8 * 60_000;
+
 export function runCli(cacheDir: string, args: string[]): CliResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], {
     encoding: 'utf8',
     cwd: PROJECT_ROOT,
     env: { ...process.env, PATCHLINE_CACHE_DIR: cacheDir },
+    // A hung command fails its test instead of holding the whole suite.
+    timeout: CLI_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
+  if (r.error) throw new Error(`patchline ${args.join(' ')}: ${r.error.message}\n${r.stderr}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

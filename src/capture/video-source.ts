@@ -13,7 +13,8 @@ interface Capture {
     rows: number;
     cols: number;
     channels: number;
-    cvtColor(code: number): { getData(): Buffer; cols: number; rows: number };
+    cvtColor(code: number): { getData(): Buffer; cols: number; rows: number; release(): void };
+    release(): void;
   }>;
   release(): void;
 }
@@ -59,6 +60,9 @@ export function videoSource(
             position: { index: index++ },
             latency: {},
           });
+          // Freed now rather than when the collector finds the wrappers: a camera is an endless stream.
+          rgb.release();
+          mat.release();
         }
       } catch (e) {
         if (!opts.live) throw new Error(`${String(opts.device)}: cannot read video: ${(e as Error).message}`);

@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Image8 } from '../core/image.js';
-import { loadOpenCV } from './opencv.js';
+import { loadOpenCV, releasing } from './opencv.js';
 
 /** Images declaring more pixels than this are refused unless a caller sets its own limit (50 MP: 8660x5773). */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -134,36 +134,38 @@ export async function decodeImage(bytes: Uint8Array, source: string, mode: Color
   const cut = truncation(format, bytes);
   if (cut) throw new ImageDecodeError(source, cut, true);
   const cv = await loadOpenCV();
-  let mat;
-  try {
-    mat = await cv.imdecodeAsync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), cv.IMREAD_UNCHANGED);
-  } catch (e) {
-    throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: ${(e as Error).message}`);
-  }
-  if (mat.empty || mat.rows === 0 || mat.cols === 0)
-    throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
-  if (mat.depth === cv.CV_16U) {
-    // Full-range scaling keeps 12/16-bit sensor images usable; Pillow's convert("RGB") would clip them.
-    mat = await mat.convertToAsync(cv.CV_8U, 1 / 257);
-  } else if (mat.depth !== cv.CV_8U) {
-    throw new ImageDecodeError(source, `unsupported bit depth (OpenCV depth code ${mat.depth}); use 8- or 16-bit unsigned images`);
-  }
-  const ch = mat.channels;
-  if (mode === 'gray') {
-    if (ch === 3) mat = await mat.cvtColorAsync(cv.COLOR_BGR2GRAY);
-    else if (ch === 4) mat = await mat.cvtColorAsync(cv.COLOR_BGRA2GRAY);
-    else if (ch !== 1) throw new ImageDecodeError(source, `unsupported channel count ${ch}`);
-  } else if (ch === 1) {
-    mat = await mat.cvtColorAsync(cv.COLOR_GRAY2RGB);
-  } else if (ch === 3) {
-    mat = await mat.cvtColorAsync(cv.COLOR_BGR2RGB);
-  } else if (ch === 4) {
-    mat = await mat.cvtColorAsync(cv.COLOR_BGRA2RGB);
-  } else {
-    throw new ImageDecodeError(source, `unsupported channel count ${ch}`);
-  }
-  const data = new Uint8Array(mat.getData());
-  return { width: mat.cols, height: mat.rows, channels: mode === 'gray' ? 1 : 3, data };
+  return releasing(async (keep) => {
+    let mat;
+    try {
+      mat = keep(await cv.imdecodeAsync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), cv.IMREAD_UNCHANGED));
+    } catch (e) {
+      throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: ${(e as Error).message}`);
+    }
+    if (mat.empty || mat.rows === 0 || mat.cols === 0)
+      throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()} (corrupt or zero-size image)`);
+    if (mat.depth === cv.CV_16U) {
+      // Full-range scaling keeps 12/16-bit sensor images usable; Pillow's convert("RGB") would clip them.
+      mat = keep(await mat.convertToAsync(cv.CV_8U, 1 / 257));
+    } else if (mat.depth !== cv.CV_8U) {
+      throw new ImageDecodeError(source, `unsupported bit depth (OpenCV depth code ${mat.depth}); use 8- or 16-bit unsigned images`);
+    }
+    const ch = mat.channels;
+    if (mode === 'gray') {
+      if (ch === 3) mat = keep(await mat.cvtColorAsync(cv.COLOR_BGR2GRAY));
+      else if (ch === 4) mat = keep(await mat.cvtColorAsync(cv.COLOR_BGRA2GRAY));
+      else if (ch !== 1) throw new ImageDecodeError(source, `unsupported channel count ${ch}`);
+    } else if (ch === 1) {
+      mat = keep(await mat.cvtColorAsync(cv.COLOR_GRAY2RGB));
+    } else if (ch === 3) {
+      mat = keep(await mat.cvtColorAsync(cv.COLOR_BGR2RGB));
+    } else if (ch === 4) {
+      mat = keep(await mat.cvtColorAsync(cv.COLOR_BGRA2RGB));
+    } else {
+      throw new ImageDecodeError(source, `unsupported channel count ${ch}`);
+    }
+    const data = new Uint8Array(mat.getData());
+    return { width: mat.cols, height: mat.rows, channels: mode === 'gray' ? 1 : 3, data };
+  });
 }
 
 export interface ReadLimits extends DecodeLimits {

@@ -8,24 +8,33 @@ import WebSocket from 'ws';
 import { defaultConfig } from '../src/config/load.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
 import type { ScoredFrame } from '../src/core/frame.js';
+import type { BankManifest } from '../src/patchcore/bank-file.js';
 import { InspectionService } from '../src/service/service.js';
 import { fitWebBank } from '../src/demo/web-bank.js';
 import { exportedBackbone } from './exported-backbone.js';
 import { median, percentile, type BenchRow } from './stats.js';
 
-async function webBank(backboneRef: string, layers: string[], dir: string): Promise<string> {
-  return (
-    await fitWebBank({
-      dir,
-      backbone: resolveBackbone(backboneRef, modelDir()),
-      backboneRef,
-      layers,
-      dim: 1024,
-      coreset: 0.01,
-      lines: 2240,
-    })
-  ).path;
+/** A 1 % bank of the clean synthetic web for `backboneRef`. */
+export async function webBank(backboneRef: string, layers: string[], dir: string): Promise<{ path: string; manifest: BankManifest }> {
+  return fitWebBank({
+    dir,
+    backbone: resolveBackbone(backboneRef, modelDir()),
+    backboneRef,
+    layers,
+    dim: 1024,
+    coreset: 0.01,
+    lines: 2240,
+  });
 }
+
+/** The simulated camera of a streaming run: web width, lines per delivered chunk, sizes in mm. */
+export interface WebCamera {
+  width: number;
+  linesPerChunk: number;
+  mmPerPixel: number;
+}
+
+const DEMO_CAMERA: WebCamera = { width: 448, linesPerChunk: 64, mmPerPixel: 0 };
 
 interface StreamRun {
   fps: number;
@@ -34,12 +43,21 @@ interface StreamRun {
 }
 
 /** One run of the service on the synthetic web; `pages` operator pages watch it (reading everything they get). */
-async function stream(bank: string, lines: number, pages = 0): Promise<StreamRun> {
+export async function stream(bank: string, lines: number, pages = 0, camera = DEMO_CAMERA): Promise<StreamRun> {
   const results: { at: number; f: ScoredFrame }[] = [];
   const d = defaultConfig();
   const config = {
     ...d,
-    source: { type: 'synthetic-web' as const, width: 448, linesPerChunk: 64, linesPerSecond: 0, seed: 1, defectEvery: 700, lines },
+    source: {
+      type: 'synthetic-web' as const,
+      width: camera.width,
+      linesPerChunk: camera.linesPerChunk,
+      linesPerSecond: 0,
+      seed: 1,
+      defectEvery: 700,
+      lines,
+    },
+    linescan: { ...d.linescan, mmPerLine: camera.mmPerPixel, mmPerPixel: camera.mmPerPixel },
     model: { ...d.model, bank, modelDir: modelDir() },
     pipeline: { ...d.pipeline, queuePolicy: 'block' as const },
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
@@ -74,7 +92,7 @@ async function stream(bank: string, lines: number, pages = 0): Promise<StreamRun
 /** The operator page must not slow the pipeline: frames/s with 5 pages vs none, runs interleaved. */
 export async function pagesBenchmark(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-pages-'));
-  const bank = await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
+  const bank = (await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'))).path;
   const none: number[] = [];
   const five: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -117,9 +135,10 @@ async function streamOnce(name: string, bank: string, lines: number): Promise<Be
 export async function streamingBenchmark(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-stream-'));
   const rows: BenchRow[] = [];
-  const mobile = await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'));
+  const mobile = (await webBank('mobilenetv2', ['features.6', 'features.13'], join(dir, 'mobilenetv2'))).path;
   rows.push(...(await streamOnce('MobileNetV2 int8', mobile, 3000)));
   const wrn = exportedBackbone('wideresnet50');
-  if (wrn) rows.push(...(await streamOnce('WRN50 (random weights)', await webBank(wrn, ['layer2', 'layer3'], join(dir, 'wrn50')), 1500)));
+  if (wrn)
+    rows.push(...(await streamOnce('WRN50 (random weights)', (await webBank(wrn, ['layer2', 'layer3'], join(dir, 'wrn50'))).path, 1500)));
   return rows;
 }

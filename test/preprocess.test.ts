@@ -67,6 +67,13 @@ describe('reference preprocessing parity', () => {
 });
 
 describe('decoding', () => {
+  test("the binding's Mat allocator does not report to V8 (Node 20 aborted in CppHeap::TraceEpilogue when it did)", async () => {
+    // With it on, `patchline run` with every tile anomalous and the operator page open aborted
+    // with "Check failed: marking_done_" in 3 of 6 runs (docs/RELIABILITY.md, limits).
+    const cv = await loadOpenCV();
+    assert.equal(cv.isCustomMatAllocatorEnabled(), false);
+  });
+
   const dir = mkdtempSync(join(tmpdir(), 'patchline-decode-'));
 
   async function encoded(

@@ -1,0 +1,129 @@
+// Line-scan throughput in the user's units. A 4096-px line-scan camera at 0.1 mm/px delivers raw
+// chunks of lines (no image decode); the service tiles them at the model size with the configured
+// overlap. Measured at native resolution and binned 2x (2048 px at 0.2 mm/px: the same web, half
+// the pixels each way): sustained lines/s and web speed in m/min on this box per backbone, the
+// stage that limits it, and an estimate for a Jetson from the CPU-side costs measured here and a
+// published GPU time.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
+import type { BankManifest } from '../src/patchcore/bank-file.js';
+import { exportedBackbone } from './exported-backbone.js';
+import { median, type BenchRow } from './stats.js';
+import { stream, webBank, type WebCamera } from './streaming.js';
+
+const CAMERAS: { label: string; camera: WebCamera }[] = [
+  { label: '4096 px at 0.1 mm/px (native)', camera: { width: 4096, linesPerChunk: 128, mmPerPixel: 0.1 } },
+  { label: '2048 px at 0.2 mm/px (binned 2x)', camera: { width: 2048, linesPerChunk: 64, mmPerPixel: 0.2 } },
+];
+
+/**
+ * The Jetson estimate's published input: NVIDIA-AI-IOT/jetson_benchmarks (README, Jetson Xavier
+ * NX, TensorRT INT8 on GPU + 2 DLA): ResNet-50 at 224x224, 824 images/s. An Orin is faster than
+ * a Xavier NX, so this errs on the slow side. GPU time is scaled by multiply-adds from it.
+ */
+const RESNET50_GPU_MS = 1000 / 824;
+const RESNET50_GFLOP = 4.09;
+/** torchvision's published multiply-add counts at 224x224 (GFLOP), for the whole network. */
+const BACKBONE_GFLOP: Record<string, number> = { mobilenetv2: 0.3, wideresnet50: 11.4 };
+/** Assumed: one Cortex-A78AE core does this box's per-tile CPU work at half the speed. */
+const JETSON_CPU_SLOWDOWN = 2;
+
+interface Measured {
+  tilesPerSecond: number;
+  linesPerSecond: number;
+  tilesPerRow: number;
+  rowStride: number;
+  stages: Record<string, number>;
+}
+
+async function measure(bank: string, camera: WebCamera, tileRows: number): Promise<Measured> {
+  // One more row than measured: the first row warms up (and the steady window starts after it).
+  const lines = (tileRows + 1) * 192 + 32;
+  const { results } = await stream(bank, lines, 0, camera);
+  const rows = new Map<number, number>();
+  for (const { f } of results) rows.set(f.position.tileRow!, f.position.line!);
+  const tilesPerRow = results.filter(({ f }) => f.position.tileRow === 0).length;
+  const rowStride = (rows.get(1) ?? NaN) - (rows.get(0) ?? NaN);
+  const steady = results.filter(({ f }) => f.position.tileRow! >= 1);
+  const seconds = (steady.at(-1)!.at - steady[0]!.at) / 1000;
+  const tilesPerSecond = (steady.length - 1) / seconds;
+  const stages: Record<string, number> = {};
+  for (const stage of ['preprocess', 'inference', 'postprocess']) stages[stage] = median(steady.map(({ f }) => f.latency[stage]!));
+  return { tilesPerSecond, linesPerSecond: (tilesPerSecond / tilesPerRow) * rowStride, tilesPerRow, rowStride, stages };
+}
+
+/** The simulated camera's own work per tile (rendering the web on the main thread): a real camera's driver hands over a buffer. */
+function renderMsPerTile(camera: WebCamera, rowStride: number, tilesPerRow: number): number {
+  const web = new SyntheticWeb({ width: camera.width, seed: 1, defectEvery: 700 });
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    web.render(i * rowStride, rowStride);
+    times.push(performance.now() - t0);
+  }
+  return median(times) / tilesPerRow;
+}
+
+function jetsonEstimate(arch: string, manifest: BankManifest, m: Measured): { gpuMs: number; cpuMs: number; tilesPerSecond: number } {
+  const patches = manifest.grid.height * manifest.grid.width;
+  const knnGflop = (2 * patches * manifest.coreset.rows * manifest.head.targetDim) / 1e9;
+  const gpuMs = (RESNET50_GPU_MS * (BACKBONE_GFLOP[arch]! + knnGflop)) / RESNET50_GFLOP;
+  // Preparation and maps run in different threads: the slower of the two bounds the rate.
+  const cpuMs = Math.max(m.stages.preprocess!, m.stages.postprocess!) * JETSON_CPU_SLOWDOWN;
+  return { gpuMs, cpuMs, tilesPerSecond: 1000 / Math.max(gpuMs, cpuMs) };
+}
+
+const mPerMin = (linesPerSecond: number, mmPerLine: number) => (linesPerSecond * mmPerLine * 60) / 1000;
+
+export async function lineScanBenchmark(onRow: (r: BenchRow) => void): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'patchline-bench-linescan-'));
+  const backbones: { arch: string; name: string; ref: string; layers: string[]; tileRows: number }[] = [
+    { arch: 'mobilenetv2', name: 'MobileNetV2 int8', ref: 'mobilenetv2', layers: ['features.6', 'features.13'], tileRows: 8 },
+  ];
+  const wrn = exportedBackbone('wideresnet50');
+  if (wrn) backbones.push({ arch: 'wideresnet50', name: 'WRN50 (random weights)', ref: wrn, layers: ['layer2', 'layer3'], tileRows: 2 });
+  const rows: BenchRow[] = [];
+  const row = (r: BenchRow) => {
+    rows.push(r);
+    onRow(r);
+  };
+  for (const b of backbones) {
+    const bank = await webBank(b.ref, b.layers, join(dir, b.arch));
+    for (const { label, camera } of CAMERAS) {
+      const m = await measure(bank.path, camera, b.tileRows);
+      const name = `${b.name}, ${label}`;
+      const render = renderMsPerTile(camera, m.rowStride, m.tilesPerRow);
+      row({
+        name: `${name}: tiles of 224x224 per web row / lines per tile row`,
+        value: m.tilesPerRow,
+        unit: `tiles (${m.rowStride} lines a row)`,
+      });
+      row({ name: `${name}: tiles/s (steady, from the 2nd tile row)`, value: m.tilesPerSecond, unit: 'tiles/s' });
+      row({ name: `${name}: sustained lines/s`, value: m.linesPerSecond, unit: 'lines/s' });
+      row({
+        name: `${name}: web speed`,
+        value: mPerMin(m.linesPerSecond, camera.mmPerPixel),
+        unit: `m/min at ${camera.mmPerPixel} mm per line`,
+      });
+      const perTile: [string, number][] = [
+        ['simulated camera render (main thread)', render],
+        ['preprocess (pixel worker)', m.stages.preprocess!],
+        ['inference: backbone + head + kNN (inference worker)', m.stages.inference!],
+        ['postprocess: maps and regions', m.stages.postprocess!],
+      ];
+      for (const [stage, ms] of perTile) row({ name: `${name}: ${stage}, p50 per tile`, value: ms, unit: 'ms' });
+      const [limit] = [...perTile].sort((a, b) => b[1] - a[1])[0]!;
+      row({ name: `${name}: limiting stage: ${limit}`, value: 1000 / m.tilesPerSecond, unit: 'ms per tile, all stages overlapped' });
+      const j = jetsonEstimate(b.arch, bank.manifest, m);
+      const jLines = (j.tilesPerSecond / m.tilesPerRow) * m.rowStride;
+      row({
+        name: `${name}: ESTIMATE for a Jetson (GPU ${j.gpuMs.toFixed(2)} ms/tile from the published ResNet-50 time, CPU ${j.cpuMs.toFixed(1)} ms/tile = measured x ${JETSON_CPU_SLOWDOWN})`,
+        value: mPerMin(jLines, camera.mmPerPixel),
+        unit: `m/min (${jLines.toFixed(0)} lines/s; limited by the ${j.gpuMs >= j.cpuMs ? 'GPU' : 'CPU'})`,
+      });
+    }
+  }
+  return rows;
+}

@@ -9,6 +9,7 @@ import { computeMetrics, scoreSamples } from '../src/eval/evaluate.js';
 import { FIT_DEFAULTS, fitBank } from '../src/patchcore/fit.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
 import type { ResizePolicy } from '../src/preprocess/transform.js';
+import { unsavedBank } from '../src/patchcore/bank-file.js';
 
 interface Config {
   name: string;
@@ -171,14 +172,9 @@ for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
   );
   const fitSeconds = (performance.now() - t0) / 1000;
   for (const v of c.variants) {
-    const manifest = {
-      ...fit.manifest,
-      scorer: { k: v.k, mapSigma: v.sigma },
-      format: 'patchline-bank' as const,
-      version: 1,
-      dataSha256: '',
-    };
-    const model = await PatchCore.load(runtime, { manifest, rows: fit.rows }, backbone, 'sweep');
+    const bank = unsavedBank({ ...fit.manifest, scorer: { k: v.k, mapSigma: v.sigma } }, fit.rows);
+    const manifest = bank.manifest;
+    const model = await PatchCore.load(runtime, bank, backbone, 'sweep');
     const scored = await scoreSamples(model, test, resize, 8, () => {});
     const m = computeMetrics(scored, manifest.calibration.threshold, c.size[0]);
     await model.release();

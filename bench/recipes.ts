@@ -15,7 +15,7 @@ import { auroc } from '../src/eval/auc.js';
 import { testSamples, trainingImages } from '../src/io/dataset.js';
 import { modelDir, resolveBackbone } from '../src/model/backbone.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import type { Bank } from '../src/patchcore/bank-file.js';
+import { unsavedBank, type Bank } from '../src/patchcore/bank-file.js';
 import { extendBank } from '../src/patchcore/extend-bank.js';
 import { FIT_DEFAULTS, fitBank, forEachBatch, type FitOptions } from '../src/patchcore/fit.js';
 import { PatchCore } from '../src/patchcore/patchcore.js';
@@ -73,7 +73,7 @@ export async function bankAddBenchmark(dataset: string, onRow: (r: BenchRow) => 
       return out;
     };
     const fitted = await fitBank(runtime, train, fitOpts(train), silent);
-    const base: Bank = { manifest: { ...fitted.manifest, format: 'patchline-bank', version: 2, dataSha256: '' }, rows: fitted.rows };
+    const base = unsavedBank(fitted.manifest, fitted.rows);
     const t0 = base.manifest.calibration.threshold;
     const lineScores = await score(
       base,
@@ -98,7 +98,7 @@ export async function bankAddBenchmark(dataset: string, onRow: (r: BenchRow) => 
     await fitBank(runtime, [...train, ...added], fitOpts([...train, ...added]), silent);
     const refitSeconds = (performance.now() - r0) / 1000;
 
-    const after: Bank = { manifest: { ...ext.manifest, format: 'patchline-bank', version: 2, dataSha256: '' }, rows: ext.rows };
+    const after = unsavedBank(ext.manifest, ext.rows);
     const t1 = after.manifest.calibration.threshold;
     const faAfter = await score(after, falseAlarms);
     const addedAfter = await score(after, added);

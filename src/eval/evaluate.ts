@@ -7,7 +7,7 @@ import { imagesToBatch } from '../preprocess/batch.js';
 import type { ResizePolicy } from '../preprocess/transform.js';
 import { f1AtThreshold } from '../patchcore/calibration.js';
 import { aurocSplit, auroc, ProAccumulator } from './auc.js';
-import type { PatchCore } from '../patchcore/patchcore.js';
+import type { PatchCore, Prediction } from '../patchcore/patchcore.js';
 import { forEachBatch } from '../patchcore/fit.js';
 import { loadMask } from './masks.js';
 import { labelRegions } from '../imaging/connected-regions.js';
@@ -56,14 +56,20 @@ export interface EvalReport {
   timing: { seconds: number; ms_per_image: number };
 }
 
-export async function scoreSamples(
+/**
+ * Runs `model` over `samples` in batches and hands each prediction to `each` in sample order,
+ * with the sample's ground truth at the model size when `masks` is set (good: all zero; a
+ * defect without a mask: undefined).
+ */
+export async function predictSamples(
   model: PatchCore,
   samples: TestSample[],
   policy: ResizePolicy,
   batchSize: number,
   onImages: (n: number) => void,
-): Promise<ScoredSample[]> {
-  const out: ScoredSample[] = [];
+  each: (index: number, p: Prediction, inBatch: number, mask: Uint8Array | undefined) => void,
+  masks = true,
+): Promise<void> {
   const { width, height } = model.manifest.input;
   await forEachBatch(
     samples.map((s) => s.path),
@@ -78,16 +84,30 @@ export async function scoreSamples(
       const p = await model.predict(batch);
       for (let i = 0; i < p.imageScores.length; i++) {
         const s = samples[start + i]!;
-        // Good images: no defect pixel. Defects without a mask: labelled at image level only.
-        const mask = s.maskPath
-          ? await loadMask(s.maskPath, sizes[i]!, policy)
-          : s.label === 0
-            ? new Uint8Array(width * height)
-            : undefined;
-        out.push({ ...s, score: p.imageScores[i]!, map: p.map(i), mask });
+        const mask = !masks
+          ? undefined
+          : s.maskPath
+            ? await loadMask(s.maskPath, sizes[i]!, policy)
+            : s.label === 0
+              ? new Uint8Array(width * height)
+              : undefined;
+        each(start + i, p, i, mask);
       }
       onImages(p.imageScores.length);
     },
+  );
+}
+
+export async function scoreSamples(
+  model: PatchCore,
+  samples: TestSample[],
+  policy: ResizePolicy,
+  batchSize: number,
+  onImages: (n: number) => void,
+): Promise<ScoredSample[]> {
+  const out: ScoredSample[] = [];
+  await predictSamples(model, samples, policy, batchSize, onImages, (index, p, i, mask) =>
+    out.push({ ...samples[index]!, score: p.imageScores[i]!, map: p.map(i), mask }),
   );
   return out;
 }

@@ -6,11 +6,10 @@
 import type { TestSample } from '../io/dataset.js';
 import type { ResolvedBackbone } from '../model/backbone.js';
 import type { InferenceRuntime } from '../model/inference-runtime.js';
-import { computeMetrics, scoreSamples, type EvalReport, type ScoredSample } from '../eval/evaluate.js';
-import { loadMask } from '../eval/masks.js';
+import { computeMetrics, predictSamples, scoreSamples, type EvalReport, type ScoredSample } from '../eval/evaluate.js';
 import { anomalyMap } from '../patchcore/anomaly-map.js';
 import { unsavedBank, type Bank } from '../patchcore/bank-file.js';
-import { FIT_DEFAULTS, fitBank, forEachBatch, type FitProgress, type FitResult } from '../patchcore/fit.js';
+import { FIT_DEFAULTS, fitBank, type FitProgress, type FitResult } from '../patchcore/fit.js';
 import { PatchCore } from '../patchcore/patchcore.js';
 import { imagesToBatch } from '../preprocess/batch.js';
 import { readImage } from '../preprocess/decode.js';
@@ -114,37 +113,24 @@ export class ValidationScorer {
 
   private async score(bank: Bank, onImages: (n: number) => void): Promise<ScorePass> {
     const model = await PatchCore.load(this.runtime, bank, this.backbone, 'tune/score');
-    const { resize, normalization } = bank.manifest.input;
     const masks: (Uint8Array | undefined)[] = [];
     const imageScores = new Float32Array(this.samples.length);
     const patchScores: Float32Array[] = [];
     const per = bank.manifest.grid.height * bank.manifest.grid.width;
-    const { width, height } = outputSize(resize);
     try {
-      await forEachBatch(
-        this.samples.map((s) => s.path),
+      // Masks depend on the input geometry only, which every bank of this scorer shares.
+      await predictSamples(
+        model,
+        this.samples,
+        bank.manifest.input.resize,
         SCORE_BATCH,
-        async (paths) => {
-          const images = await Promise.all(paths.map((p) => readImage(p, 'rgb')));
-          return Object.assign(imagesToBatch(images, resize, normalization), {
-            sizes: images.map((i) => ({ width: i.width, height: i.height })),
-          });
+        onImages,
+        (index, p, i, mask) => {
+          imageScores[index] = p.imageScores[i]!;
+          patchScores.push(p.patchScores.slice(i * per, (i + 1) * per));
+          masks.push(mask);
         },
-        async (batch, start) => {
-          const p = await model.predict(batch);
-          imageScores.set(p.imageScores, start);
-          for (let i = 0; i < p.imageScores.length; i++) {
-            patchScores.push(p.patchScores.slice(i * per, (i + 1) * per));
-            if (!this.masks) {
-              const s = this.samples[start + i]!;
-              const size = (batch as typeof batch & { sizes: { width: number; height: number }[] }).sizes[i]!;
-              masks.push(
-                s.maskPath ? await loadMask(s.maskPath, size, resize) : s.label === 0 ? new Uint8Array(width * height) : undefined,
-              );
-            }
-          }
-          onImages(p.imageScores.length);
-        },
+        !this.masks,
       );
     } finally {
       await model.release();

@@ -17,6 +17,7 @@ import { ensureModel } from '../src/model/fetch-model.js';
 import { readBank, writeBank } from '../src/patchcore/bank-file.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { freePort, Mosquitto } from '../test/helpers/mosquitto.js';
+import { memoryVerdict, RSS_SLOPE_BOUND, rssSlope } from './memory-verdict.js';
 import { median, percentile } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -34,8 +35,6 @@ const { values: args } = parseArgs({
   },
 });
 const minutes = Number(args.minutes);
-/** MB/min of RSS growth that counts as a leak: 720 MB a day. */
-const RSS_SLOPE_BOUND = 0.5;
 const source = String(args.source);
 if (!(minutes > 0) || !['synthetic', 'folder'].includes(source)) {
   process.stderr.write('usage: npm run soak -- --minutes N [--source synthetic|folder] [--all-anomalous] [--inherit-env] [--out FILE]\n');
@@ -285,32 +284,10 @@ const fileGaps = resultsFile.filter((s, i) => i > 0 && s !== resultsFile[i - 1]!
 const acked = Number(/results acknowledged by the broker: (\d+)/.exec(childLog)?.[1] ?? NaN);
 const lost = Math.max(0, resultsFile.length - acked);
 const warmUpMin = Math.max(Math.min(2, minutes / 3), secondWorkerAt);
-/** Least-squares RSS slope (MB/min) of the samples from minute `from` on. */
-const slopeFrom = (from: number): number => {
-  const xs = samples.filter((s) => s.t >= from && Number.isFinite(s.rssMb));
-  if (xs.length < 3) return NaN;
-  const mx = xs.reduce((a, s) => a + s.t, 0) / xs.length;
-  const my = xs.reduce((a, s) => a + s.rssMb, 0) / xs.length;
-  const num = xs.reduce((a, s) => a + (s.t - mx) * (s.rssMb - my), 0);
-  const den = xs.reduce((a, s) => a + (s.t - mx) ** 2, 0);
-  return num / den;
-};
-// A process's allocators fill up to their working set over the first minutes (more so with two
-// inference workers taking turns); a leak keeps growing after that. The curve after warm-up is a
-// sawtooth (collections, allocator trims) of ±15 MB: a line fitted to 15 minutes of it measures
-// the phase of the teeth more than a trend. The verdict compares high-water marks instead: the
-// peak of the last third after warm-up against the peak of the middle third. A bounded process
-// sets no new high; a leak of RSS_SLOPE_BOUND raises it by that rate times the third's length.
 const secondHalfFrom = Math.max(warmUpMin, minutes / 2);
-const slope = slopeFrom(secondHalfFrom);
-const slopeAfterWarmUp = slopeFrom(warmUpMin);
-const third = (minutes - warmUpMin) / 3;
-const peakBetween = (from: number, to: number): number =>
-  Math.max(...samples.filter((s) => s.t >= from && s.t < to && Number.isFinite(s.rssMb)).map((s) => s.rssMb));
-const middlePeak = peakBetween(warmUpMin + third, warmUpMin + 2 * third);
-const lastPeak = peakBetween(warmUpMin + 2 * third, Infinity);
-const peakRise = lastPeak - middlePeak;
-const peakRiseBound = RSS_SLOPE_BOUND * third;
+const slope = rssSlope(samples, secondHalfFrom);
+const slopeAfterWarmUp = rssSlope(samples, warmUpMin);
+const memory = memoryVerdict(samples, warmUpMin, minutes);
 const lags = samples.map((s) => s.lagP99).filter((x) => x > 0);
 const wallMin = (Date.now() - t0) / 60_000;
 const reasons: string[] = [];
@@ -318,8 +295,8 @@ if (code !== 0) reasons.push(`patchline run exited with ${code}`);
 if (!(lost === 0)) reasons.push(`${Number.isNaN(lost) ? 'unknown number of' : lost} result(s) lost`);
 if (fileGaps > queueDrops) reasons.push(`${fileGaps} gap(s) in the results file beyond the ${queueDrops} queue drop(s)`);
 if (outOfOrder > 0) reasons.push(`${outOfOrder} result(s) out of order`);
-if (!(peakRise < peakRiseBound))
-  reasons.push(`RSS peak of the last third ${peakRise.toFixed(1)} MB above the middle third's (bound ${peakRiseBound.toFixed(1)} MB)`);
+if (!memory.pass)
+  reasons.push(`RSS peak of the last third ${memory.rise.toFixed(1)} MB above the middle third's (bound ${memory.bound.toFixed(1)} MB)`);
 if (metric(final, 'patchline_mqtt_dropped_total') > 0) reasons.push('results dropped by the offline queue');
 const rows: [string, string][] = [
   ['command', `npm run soak -- ${process.argv.slice(2).join(' ')}`],
@@ -352,7 +329,7 @@ const rows: [string, string][] = [
   ],
   [
     'RSS peak, middle / last third after warm-up (the verdict)',
-    `${middlePeak.toFixed(0)} / ${lastPeak.toFixed(0)} MB: ${peakRise >= 0 ? '+' : ''}${peakRise.toFixed(1)} MB (bound +${peakRiseBound.toFixed(1)} MB: ${RSS_SLOPE_BOUND} MB/min over ${third.toFixed(1)} min)`,
+    `${memory.middlePeak.toFixed(0)} / ${memory.lastPeak.toFixed(0)} MB: ${memory.rise >= 0 ? '+' : ''}${memory.rise.toFixed(1)} MB (bound +${memory.bound.toFixed(1)} MB: ${RSS_SLOPE_BOUND} MB/min over ${memory.third.toFixed(1)} min)`,
   ],
   ['RSS slope, second half', `${slope.toFixed(2)} MB/min from minute ${secondHalfFrom.toFixed(1)}`],
   ['RSS slope after warm-up', `${slopeAfterWarmUp.toFixed(2)} MB/min (from minute ${warmUpMin.toFixed(1)}: both inference workers loaded)`],

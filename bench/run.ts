@@ -17,9 +17,8 @@ const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRo
   'Main event loop while a WRN50 runs (20 inferences)': () => eventLoopDelay(20),
   'Streaming: patchline run on the synthetic line-scan web (448 px wide, tiles 224x224, default pipeline: batch 1, 2 in flight)': () =>
     streamingBenchmark(),
-  'Line-scan in user units: a 4096-px camera at 0.1 mm/px, native and binned 2x, raw line chunks tiled at 224x224 with 32 px overlap': (
-    onRow,
-  ) => lineScanBenchmark(onRow),
+  'Web speed in user units: a 4096-px line-scan camera at 0.1 mm/px, native and binned 2x, raw line chunks tiled at 224x224 with 32 px overlap':
+    (onRow) => lineScanBenchmark(onRow),
   'Operator page: streaming with 5 pages connected vs none (synthetic web, MobileNetV2)': () => pagesBenchmark(),
   'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) =>
     configurationBenchmark({ ...configurationOptions, onRow }),

@@ -39,6 +39,8 @@ const DEMO_CAMERA: WebCamera = { width: 448, linesPerChunk: 64, mmPerPixel: 0 };
 interface StreamRun {
   fps: number;
   cpu: number;
+  /** Main-thread busy time over the run, ms (event-loop utilization times wall time). */
+  mainBusyMs: number;
   results: { at: number; f: ScoredFrame }[];
 }
 
@@ -78,15 +80,22 @@ export async function stream(bank: string, lines: number, pages = 0, camera = DE
     }),
   );
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   await service.done();
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
   for (const ws of clients) ws.terminate();
   await service.stop();
   // Steady state: from the 5th result to the last.
   const steady = results.slice(4);
-  return { fps: (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000), cpu: (cpu.user + cpu.system) / 1000 / wall, results };
+  return {
+    fps: (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000),
+    cpu: (cpu.user + cpu.system) / 1000 / wall,
+    mainBusyMs: elu.active,
+    results,
+  };
 }
 
 /** The operator page must not slow the pipeline: frames/s with 5 pages vs none, runs interleaved. */

@@ -27,7 +27,7 @@ export function loadOpenCV(): Promise<OpenCV> {
 /**
  * Runs `body` with `keep`, which marks a Mat to be released when `body` settles: the pixels of
  * intermediate images are freed at once instead of whenever the garbage collector finds their
- * small wrappers, which keeps the resident size of a long run flat.
+ * small wrappers (which, with the allocator's reports to V8 off, it has no pixel size to hurry it).
  */
 export async function releasing<T>(body: (keep: <M extends Mat>(mat: M) => M) => Promise<T>): Promise<T> {
   const mats: Mat[] = [];

@@ -190,8 +190,9 @@ describe('int8 quantization', () => {
         e.add(q[i]!, f[i]!);
         t.diagnostic(`${layer}: zoo int8 vs float rebuild, relative difference ${e.relative.toFixed(4)}`);
         // The zoo's own int8 rounding (hard on MobileNetV2's depthwise convolutions) moves its features by 0.16 (features.6) and 0.20 (features.13) relative on
-        // these images: the bound sits just above, so a rebuild that computes something else fails.
-        assert.ok(e.relative < 0.25, `${layer}: ${e.relative}`);
+        // these images with VNNI int8 kernels, 0.17 and 0.25 on a CPU without them (onnxruntime's other int8 path): the bound sits above both, far below
+        // what a rebuild that computes something else gives (order 1).
+        assert.ok(e.relative < 0.3, `${layer}: ${e.relative}`);
       }
     } finally {
       await runtime.close();
@@ -208,6 +209,10 @@ describe('int8 quantization', () => {
       '4',
       '--target',
       'tensorrt',
+      // Measured here on the CPU's int8 kernels (the error TensorRT would see is not): 0.15-0.22
+      // with VNNI, 0.30-0.31 without; this step checks the graph TensorRT gets, not its accuracy.
+      '--max-error',
+      '0.4',
       '--out',
       trt,
     );

@@ -197,6 +197,7 @@ describe('three cameras over one web: a defect in an overlap is reported once', 
     );
     const scratch = run.defects[2]!;
     assert.ok(Math.abs(centre(scratch).across - 54.5) <= 0.3, `the middle camera alone places the scratch at ${centre(scratch).across} mm`);
+    assert.equal(scratch.camera, 'middle', 'the owner of 54.5 mm is down: the camera that saw it answers');
   });
 
   test('a region near a silent neighbour waits for it', () => {

@@ -15,10 +15,15 @@ export interface CameraRegion {
   widthMm: number;
   peak: { alongMm: number; acrossMm: number; score: number };
   continues?: boolean;
+  /** The camera's own region (its pixels and lines). */
+  region?: DefectRegion;
 }
 
 export interface WebDefect {
-  /** The camera answering for the defect's position (the overlap strips split at their midpoints). */
+  /**
+   * The camera answering for the defect: the one owning its position (overlap strips split at
+   * their midpoints) when that camera saw it, else the first that did.
+   */
   camera: string;
   /** Every camera that saw it, left to right. */
   seenBy: string[];
@@ -28,6 +33,8 @@ export interface WebDefect {
   widthMm: number;
   peak: { alongMm: number; acrossMm: number; score: number };
   continues?: boolean;
+  /** The regions of each camera that make up the defect. */
+  members: CameraRegion[];
 }
 
 /** A camera's region (web lines and camera pixels) in web mm. */
@@ -41,6 +48,7 @@ export function cameraRegion(camera: CameraPlacement, region: DefectRegion, mmPe
     widthMm: box.width * camera.mmPerPixel,
     peak: { alongMm: peak.y * mmPerLine, acrossMm: camera.offsetMm + peak.x * camera.mmPerPixel, score: peak.score },
     ...(region.continues ? { continues: true } : {}),
+    region,
   };
 }
 
@@ -138,15 +146,18 @@ export class OverlapMerger {
     const acrossEnd = Math.max(...members.map((m) => m.acrossMm + m.widthMm));
     const top = members.reduce((a, b) => (b.peak.score > a.peak.score ? b : a));
     const order = this.layout.cameras.map((c) => c.id);
+    const seenBy = [...new Set(members.map((m) => m.camera))].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    const owner = ownerAt(this.layout, (across + acrossEnd) / 2).id;
     return {
-      camera: ownerAt(this.layout, (across + acrossEnd) / 2).id,
-      seenBy: [...new Set(members.map((m) => m.camera))].sort((a, b) => order.indexOf(a) - order.indexOf(b)),
+      camera: seenBy.includes(owner) ? owner : seenBy[0]!,
+      seenBy,
       alongMm: along,
       acrossMm: across,
       lengthMm: alongEnd - along,
       widthMm: acrossEnd - across,
       peak: top.peak,
       ...(members.some((m) => m.continues) ? { continues: true } : {}),
+      members,
     };
   }
 }

@@ -191,6 +191,7 @@ export class InspectionService {
         protocolVersion: c.mqtt.protocolVersion ?? (this.broker ? 4 : 5),
         offlineQueue: c.mqtt.offlineQueue,
         flushTimeoutMs: c.pipeline.drainTimeoutMs,
+        ...(c.cameras.length > 0 ? { cameraTopics: (cam: string) => topics(c.mqtt.prefix, c.line, cam) } : {}),
       },
       topics(c.mqtt.prefix, c.line, c.camera),
       {
@@ -303,7 +304,7 @@ export class InspectionService {
     this.finished = new Promise<void>((resolve) => {
       this.subscription = this.pipeline!.scored.pipe(
         fanOut(this.sinks, {
-          payload: (f, now) => resultPayload(f, line, camera, now),
+          payload: (f, now) => resultPayload(f, line, f.camera ?? camera, now),
           onPayload: (ms) => this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000),
         }),
       ).subscribe({

@@ -11,6 +11,7 @@ import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { DefectRegion } from '../src/core/frame.js';
 import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
+import { viewOf } from '../src/pipeline/camera-frames.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { resultSchema } from '../src/publish/payload-schema.js';
 import { InspectionService } from '../src/service/service.js';
@@ -141,7 +142,8 @@ describe('three cameras over one web, one service', { skip: !haveModel }, () => 
     const web = new SyntheticWeb({ width: 1144, seed: 4, defectEvery: 150 });
     const writer = new cv.VideoWriter(clip, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(448, 64));
     for (let first = 0; first < 640; first += 64) {
-      const rgb = new cv.Mat(Buffer.from(web.render(first, 64, 696, 448)), 64, 448, cv.CV_8UC3);
+      const whole = { seq: 0, timestamp: 0, firstLine: first, lines: 64, width: 1144, data: web.render(first, 64) };
+      const rgb = new cv.Mat(Buffer.from(viewOf(whole, 696, 448).data), 64, 448, cv.CV_8UC3);
       writer.write(rgb.cvtColor(cv.COLOR_RGB2BGR));
     }
     writer.release();

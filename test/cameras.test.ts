@@ -2,9 +2,14 @@
 // cameras both see reported once, at the right cross-direction position, also when a camera drops out.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
 import type { LineChunk } from '../src/core/frame.js';
 import { camerasSeeing, ownerAt, webLayout, type CameraPlacement } from '../src/linescan/camera-layout.js';
 import { cameraRegion, OverlapMerger, type WebDefect } from '../src/linescan/overlap-merge.js';
+import { viewOf } from '../src/pipeline/camera-frames.js';
 import { SyntheticWeb, type SyntheticDefect } from '../src/linescan/synthetic-web.js';
 import { WebMapMerger } from '../src/linescan/web-map.js';
 import { WebTiler, type TileGeometry } from '../src/linescan/web-tiler.js';
@@ -62,11 +67,46 @@ describe('camera layout across the web', () => {
     assert.throws(() => webLayout([{ ...cameras[0]!, offsetMm: Number.NaN }]), /cameras\[0\]\.offsetMm/);
     assert.throws(
       () => webLayout([cameras[0]!, { ...cameras[1]!, offsetMm: 5, widthPx: 100 }]),
-      /cameras\[1\] \('middle'\): sees only what cameras\[0\] \('left'\) sees/,
+      /cameras\[1\]: \('middle'\) sees only what cameras\[0\] \('left'\) sees/,
     );
     assert.throws(
       () => webLayout([cameras[0]!, { ...cameras[1]!, offsetMm: 10 }, { ...cameras[2]!, offsetMm: 25 }]),
-      /cameras\[2\] \('right'\): starts at 25 mm, inside cameras\[0\] \('left'\).*at most two cameras/,
+      /cameras\[2\]\.offsetMm: \('right'\) starts at 25 mm, inside cameras\[0\] \('left'\).*at most two cameras/,
+    );
+  });
+});
+
+describe('cameras in the config', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'patchline-cameras-config-')), 'web.yaml');
+  const load = (yaml: string) => {
+    writeFileSync(file, yaml);
+    return loadConfig(file);
+  };
+
+  test('a valid layout loads; every camera views the synthetic web by default', () => {
+    const c = load(
+      'linescan: { mmPerLine: 0.1, mmPerPixel: 0.1 }\nsource: { type: synthetic-web, width: 1144 }\ncameras:\n  - { id: a, offsetMm: 0, widthPx: 448 }\n  - { id: b, offsetMm: 34.8, widthPx: 448 }\n',
+    );
+    assert.deepEqual(
+      c.cameras.map((x) => x.id),
+      ['a', 'b'],
+    );
+  });
+
+  test('bad layouts stop with the file, the entry and the field', () => {
+    assert.throws(
+      () =>
+        load(
+          'linescan: { mmPerLine: 0.1, mmPerPixel: 0.1 }\ncameras:\n  - { id: a, offsetMm: 0, widthPx: 448 }\n  - { id: a, offsetMm: 30, widthPx: 448 }\n',
+        ),
+      /web\.yaml: cameras\.1\.id: 'a' is also cameras\[0\]'s id/,
+    );
+    assert.throws(
+      () => load('source: { type: folder, path: /tmp }\ncameras:\n  - { id: a, offsetMm: 0, widthPx: 448 }\n'),
+      (e: Error) =>
+        /cameras\.0\.mmPerPixel: needed to place the camera/.test(e.message) &&
+        /cameras\.0\.source: a camera without its own source views the synthetic web, but source\.type is 'folder'/.test(e.message) &&
+        /linescan\.mmPerLine: several cameras meet on the web in mm/.test(e.message),
     );
   });
 });
@@ -123,6 +163,7 @@ function inspect(defectsPx: SyntheticDefect[], opts: { downAt?: { camera: string
   const PER = 50;
   for (let first = 0, seq = 0; first < LINES; first += PER, seq++) {
     const n = Math.min(PER, LINES - first);
+    const whole: LineChunk = { seq, timestamp: seq, firstLine: first, lines: n, width: WEB_PX, data: web.render(first, n) };
     for (const lane of lanes) {
       if (!lane.up) continue;
       if (opts.downAt?.camera === lane.camera.id && first >= opts.downAt.line) {
@@ -130,15 +171,7 @@ function inspect(defectsPx: SyntheticDefect[], opts: { downAt?: { camera: string
         out.push(...overlap.setDown(lane.camera.id, true));
         continue;
       }
-      const chunk: LineChunk = {
-        seq,
-        timestamp: seq,
-        firstLine: first,
-        lines: n,
-        width: g.webWidth,
-        data: web.render(first, n, lane.x0, g.webWidth),
-      };
-      for (const t of lane.tiler.push(chunk)) {
+      for (const t of lane.tiler.push(viewOf(whole, lane.x0, g.webWidth))) {
         const m = new Float32Array(g.tileWidth * g.tileHeight);
         for (let y = 0; y < g.tileHeight; y++)
           for (let x = 0; x < g.tileWidth; x++) m[y * g.tileWidth + x] = oracle(t.line + y, lane.x0 + t.x + x, defectsPx);

@@ -6,17 +6,11 @@ import type { LineChunk } from '../core/frame.js';
 import { SyntheticWeb, type SyntheticWebOptions } from '../linescan/synthetic-web.js';
 import { fromLoop, sleep } from './from-loop.js';
 
-/**
- * `view`: one camera of several over a shared web, seeing `opts.width` columns from `x0`
- * (every camera renders the same web, so defects in an overlap appear in both views).
- */
 export function syntheticWebSource(
   opts: SyntheticWebOptions & { linesPerChunk: number; linesPerSecond: number; lines: number },
   flow: Flow,
-  view?: { web: SyntheticWeb; x0: number },
 ): { chunks: Observable<LineChunk>; web: SyntheticWeb } {
-  const web = view?.web ?? new SyntheticWeb(opts);
-  const x0 = view?.x0 ?? 0;
+  const web = new SyntheticWeb(opts);
   const chunks = fromLoop<LineChunk>(async (emit, closed) => {
     let seq = 0;
     const start = Date.now();
@@ -31,14 +25,7 @@ export function syntheticWebSource(
         // Yield so a pipeline consuming as fast as it can still serves timers and sockets.
         await new Promise((r) => setImmediate(r));
       }
-      emit({
-        seq: seq++,
-        timestamp: Date.now(),
-        firstLine: first,
-        lines: n,
-        width: opts.width,
-        data: web.render(first, n, x0, opts.width),
-      });
+      emit({ seq: seq++, timestamp: Date.now(), firstLine: first, lines: n, width: opts.width, data: web.render(first, n) });
     }
   });
   return { chunks, web };

@@ -404,6 +404,12 @@ export const configSchema = z
           message: `a camera without its own source views the synthetic web, but source.type is '${c.source.type}'`,
         });
     });
+    // Ids name topics and metric labels; where the cameras lie on the web is checked at start
+    // (linescan/camera-layout.ts).
+    c.cameras.forEach((cam, i) => {
+      const first = c.cameras.findIndex((o) => o.id === cam.id);
+      if (first < i) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'id'], message: `'${cam.id}' is also cameras[${first}]'s id` });
+    });
     if (c.cameras.length > 0 && !(c.linescan.mmPerLine > 0))
       ctx.addIssue({
         code: 'custom',

@@ -79,15 +79,14 @@ export class SyntheticWeb {
     }
   }
 
-  /** RGB rows [first, first + count) of the web, columns [x0, x0 + width) (one camera's view of a wide web). */
-  render(first: number, count: number, x0 = 0, width = this.options.width): Uint8Array {
-    const { seed } = this.options;
+  /** RGB rows [first, first + count) of the web. */
+  render(first: number, count: number): Uint8Array {
+    const { width, seed } = this.options;
     const out = new Uint8Array(count * width * 3);
     const defects = this.defectsIn(first, first + count);
     for (let r = 0; r < count; r++) {
       const line = first + r;
-      for (let i = 0; i < width; i++) {
-        const x = x0 + i;
+      for (let x = 0; x < width; x++) {
         const weave = Math.sin(((x * 0.94 + line * 0.34) * 2 * Math.PI) / 14);
         const shade = (smoothNoise(line, x, 48, seed) - 0.5) * 24;
         const grain = (hash(line, x, seed + 7) - 0.5) * 18;
@@ -97,11 +96,11 @@ export class SyntheticWeb {
           const dx = (x - d.x) / d.halfWidth;
           if (dx * dx + dy * dy <= 1) v = d.kind === 'scratch' ? 40 : 215;
         }
-        const o = (r * width + i) * 3;
+        const i = (r * width + x) * 3;
         const c = Math.max(0, Math.min(255, Math.round(v)));
-        out[o] = c;
-        out[o + 1] = Math.max(0, Math.min(255, Math.round(c * 0.92 + 6)));
-        out[o + 2] = Math.max(0, Math.min(255, Math.round(c * 0.8 + 14)));
+        out[i] = c;
+        out[i + 1] = Math.max(0, Math.min(255, Math.round(c * 0.92 + 6)));
+        out[i + 2] = Math.max(0, Math.min(255, Math.round(c * 0.8 + 14)));
       }
     }
     return out;

@@ -1,8 +1,9 @@
 // Several line-scan cameras over one web (config `cameras`): each camera's lines are tiled on
 // their own and its tiles carry its id; the tiles of all cameras then share one queue, so
 // batches mix cameras and one backbone serves them all. Cameras without a driver of their own
-// view the synthetic web of `source`, each its window of the same web.
-import { map, merge, takeUntil, type Observable } from 'rxjs';
+// view the synthetic web of `source`: one web is drawn, each chunk cut into the cameras' views,
+// so the views advance in step, like cameras on one encoder.
+import { map, merge, share, takeUntil, type Observable } from 'rxjs';
 import { createSource } from '../capture/create-source.js';
 import type { SourceEvents } from '../capture/source-events.js';
 import { syntheticWebSource } from '../capture/synthetic-web-source.js';
@@ -10,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Flow } from '../core/flow.js';
 import type { Frame, LineChunk } from '../core/frame.js';
 import { webLayout, type CameraPlacement, type WebLayout } from '../linescan/camera-layout.js';
-import { SyntheticWeb } from '../linescan/synthetic-web.js';
+import type { SyntheticWeb } from '../linescan/synthetic-web.js';
 import type { TileGeometry } from '../linescan/web-tiler.js';
 import { tileWeb } from './tile-web.js';
 
@@ -42,6 +43,14 @@ function syntheticX0(p: CameraPlacement): number {
   return Math.round(p.offsetMm / p.mmPerPixel);
 }
 
+/** Columns [x0, x0 + width) of a chunk of lines: one camera's view of a wider web. */
+export function viewOf(chunk: LineChunk, x0: number, width: number): LineChunk {
+  const data = new Uint8Array(chunk.lines * width * 3);
+  for (let y = 0; y < chunk.lines; y++)
+    data.set(chunk.data.subarray((y * chunk.width + x0) * 3, (y * chunk.width + x0 + width) * 3), y * width * 3);
+  return { ...chunk, width, data };
+}
+
 export interface CameraFrames {
   /** Tiles of every camera, each with its `camera`. */
   frames: Observable<Frame>;
@@ -62,7 +71,8 @@ export function cameraFrames(
 ): CameraFrames {
   const layout = cameraLayout(config);
   const s = config.source;
-  const web = s.type === 'synthetic-web' && config.cameras.some((c) => !c.source) ? new SyntheticWeb(s) : undefined;
+  const synthetic = s.type === 'synthetic-web' && config.cameras.some((c) => !c.source) ? syntheticWebSource(s, flow) : undefined;
+  const whole = synthetic?.chunks.pipe(share());
   const geometries = new Map<string, TileGeometry>();
   const streams = config.cameras.map((c) => {
     const placed = layout.cameras.find((p) => p.id === c.id)!;
@@ -78,8 +88,9 @@ export function cameraFrames(
       const source = createSource({ source: c.source, linescan: { ...config.linescan, enabled: true } }, flow, events(c.id));
       if (source.kind !== 'lines') throw new Error(`cameras: '${c.id}' does not deliver lines`);
       chunks = source.chunks;
-    } else if (web && s.type === 'synthetic-web') {
-      chunks = syntheticWebSource({ ...s, width: c.widthPx }, flow, { web, x0: syntheticX0(placed) }).chunks;
+    } else if (whole) {
+      const x0 = syntheticX0(placed);
+      chunks = whole.pipe(map((chunk) => viewOf(chunk, x0, c.widthPx)));
     } else {
       throw new Error(`cameras: '${c.id}' has no source and source.type is '${s.type}'`);
     }
@@ -89,5 +100,5 @@ export function cameraFrames(
       map((f): Frame => ({ ...f, camera: c.id })),
     );
   });
-  return { frames: merge(...streams), layout, geometries, ...(web ? { web } : {}) };
+  return { frames: merge(...streams), layout, geometries, ...(synthetic ? { web: synthetic.web } : {}) };
 }

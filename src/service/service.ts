@@ -31,6 +31,8 @@ import { RunStats } from './run-stats.js';
 import { RuntimePair } from './runtime-pair.js';
 import { isLineScan } from '../capture/create-source.js';
 import { OperatorPage } from '../ui/operator-page.js';
+import { webCanvas } from '../linescan/camera-layout.js';
+import { cameraLayout } from '../pipeline/camera-frames.js';
 
 export class InspectionService {
   readonly metrics = new PipelineMetrics();
@@ -226,11 +228,13 @@ export class InspectionService {
       );
     }
     if (c.ui.enabled) {
+      const canvas = c.cameras.length > 0 ? webCanvas(cameraLayout(c)) : undefined;
       this.page = await OperatorPage.start({
         config: c,
-        lineScan: isLineScan(c),
+        lineScan: c.cameras.length > 0 || isLineScan(c),
         tile: { width: m.input.width, height: m.input.height },
-        webWidth: () => this.pipeline?.geometry?.webWidth ?? 0,
+        webWidth: () => canvas?.widthPx ?? this.pipeline?.geometry?.webWidth ?? 0,
+        ...(canvas ? { canvas } : {}),
         status: () => ({
           source: this.health.source,
           framesPerSecond: this.stats.framesPerSecond(),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { defaultConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
@@ -16,9 +16,9 @@ import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { resultSchema } from '../src/publish/payload-schema.js';
 import { InspectionService } from '../src/service/service.js';
 import { useTestCache } from './helpers/cache.js';
-import { freePort, Mosquitto } from './helpers/mosquitto.js';
+import { freePort } from './helpers/mosquitto.js';
 import { SHARED_DIR } from './helpers/shared.js';
-import { fitWebBank } from './helpers/web-bank.js';
+import { useWebBankAndBroker } from './helpers/web-bank.js';
 
 useTestCache();
 const models = join(SHARED_DIR, 'models');
@@ -57,16 +57,10 @@ async function config(bank: string, broker: string): Promise<Config> {
 }
 
 describe('three cameras over one web, one service', { skip: !haveModel }, () => {
-  let bank: string;
-  let broker: Mosquitto;
-  before(async () => {
-    bank = await fitWebBank(models);
-    broker = await Mosquitto.start();
-  });
-  after(() => broker.stop());
+  const ctx = useWebBankAndBroker(models);
 
   test('every defect once, at its web position, also in the overlaps; results per camera topic, gap-free', async () => {
-    const sub = await mqtt.connectAsync(broker.url);
+    const sub = await mqtt.connectAsync(ctx.broker.url);
     await sub.subscribeAsync('patchline/#', { qos: 1 });
     const seqs = new Map<string, number[]>();
     const invalid: string[] = [];
@@ -80,7 +74,7 @@ describe('three cameras over one web, one service', { skip: !haveModel }, () => 
     const regions: { camera: string; region: DefectRegion }[] = [];
     const logs: string[] = [];
     const service = new InspectionService(
-      await config(bank, broker.url),
+      await config(ctx.bank, ctx.broker.url),
       (s) => logs.push(s),
       (f) => regions.push(...f.regions.map((region) => ({ camera: f.camera!, region }))),
     );
@@ -147,7 +141,7 @@ describe('three cameras over one web, one service', { skip: !haveModel }, () => 
       writer.write(rgb.cvtColor(cv.COLOR_RGB2BGR));
     }
     writer.release();
-    const c = await config(bank, broker.url);
+    const c = await config(ctx.bank, ctx.broker.url);
     c.cameras = [
       CAMERAS[0]!,
       CAMERAS[1]!,

@@ -6,20 +6,24 @@
 import type { DefectRegion } from '../core/frame.js';
 import { camerasSeeing, ownerAt, type CameraPlacement, type WebLayout } from './camera-layout.js';
 
-/** A region one camera found, in web mm: `along` from the web's first line, `across` from the reference edge. */
-export interface CameraRegion {
-  camera: string;
+/** A box on the web in mm: `along` from the web's first line, `across` from the reference edge. */
+interface WebBox {
   alongMm: number;
   acrossMm: number;
   lengthMm: number;
   widthMm: number;
   peak: { alongMm: number; acrossMm: number; score: number };
   continues?: boolean;
+}
+
+/** A region one camera found. */
+export interface CameraRegion extends WebBox {
+  camera: string;
   /** The camera's own region (its pixels and lines). */
   region?: DefectRegion;
 }
 
-export interface WebDefect {
+export interface WebDefect extends WebBox {
   /**
    * The camera answering for the defect: the one owning its position (overlap strips split at
    * their midpoints) when that camera saw it, else the first that did.
@@ -27,12 +31,6 @@ export interface WebDefect {
   camera: string;
   /** Every camera that saw it, left to right. */
   seenBy: string[];
-  alongMm: number;
-  acrossMm: number;
-  lengthMm: number;
-  widthMm: number;
-  peak: { alongMm: number; acrossMm: number; score: number };
-  continues?: boolean;
   /** The regions of each camera that make up the defect. */
   members: CameraRegion[];
 }

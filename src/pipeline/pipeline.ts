@@ -1,6 +1,8 @@
 // The inspection chain, one operator per stage:
 //   source (capture/) -> line-scan: tileWeb -> FrameQueue (bounded, batches) -> scoreFrames
 //   (worker) -> line-scan: mergeWebRegions -> scored frames.
+// Several cameras over one web: cameraFrames (a tiling per camera, one queue) -> FrameQueue ->
+//   scoreFrames -> mergeCameraWebs (a web map per camera, overlap defects once) -> scored frames.
 // The service hands every scored frame to its sinks (service/result-sinks.ts).
 // `stop$` ends the source; frames already queued are still scored (drain).
 import { Subject, tap, type Observable } from 'rxjs';

@@ -11,6 +11,7 @@ import { configurationBenchmark } from './configurations.js';
 import { bankAddBenchmark, recipeSwitchBenchmark } from './recipes.js';
 import { quantizeBenchmark } from './quantize.js';
 import { lineScanBenchmark } from './linescan.js';
+import { camerasBenchmark } from './cameras.js';
 
 const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRow[]>> = {
   'Embedding head vs backbone (WRN50 layer2+3, 224 px, batch 1)': () => headVsBackbone(30),
@@ -19,6 +20,8 @@ const SECTIONS: Record<string, (onRow: (r: BenchRow) => void) => Promise<BenchRo
     streamingBenchmark(),
   'Web speed in user units: a 4096-px line-scan camera at 0.1 mm/px, native and binned 2x, raw line chunks tiled at 224x224 with 32 px overlap':
     (onRow) => lineScanBenchmark(onRow),
+  'Three line-scan cameras over one web: one process (cameras, one backbone, mixed batches) vs three processes (MobileNetV2 1 %, 448 px cameras)':
+    () => camerasBenchmark(),
   'Operator page: streaming with 5 pages connected vs none (synthetic web, MobileNetV2)': () => pagesBenchmark(),
   'Configurations: banks from 200 Magnetic Tile images, patchline run on the good test tiles': (onRow) =>
     configurationBenchmark({ ...configurationOptions, onRow }),

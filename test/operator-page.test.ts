@@ -163,6 +163,56 @@ describe('operator page in chromium', { skip: !haveModel }, () => {
     }
   });
 
+  test('three cameras over one web: the strip shows the whole width, defects of every camera at their web positions', async (t) => {
+    const browser = await launchBrowser(t);
+    if (!browser) return;
+    const d = defaultConfig();
+    // 448-px cameras at 0, 34.8 and 69.6 mm (0.1 mm/px): a web of 1144 px.
+    const config: Config = {
+      ...pageConfig(bank, mkdtempSync(join(tmpdir(), 'patchline-cameras-ui-')), tokenFile, 1200),
+      source: { type: 'synthetic-web', width: 1144, linesPerChunk: 64, linesPerSecond: 1200, seed: 4, defectEvery: 150, lines: 0 },
+      cameras: [
+        { id: 'left', offsetMm: 0, widthPx: 448 },
+        { id: 'middle', offsetMm: 34.8, widthPx: 448 },
+        { id: 'right', offsetMm: 69.6, widthPx: 448 },
+      ],
+      pipeline: { ...d.pipeline, queuePolicy: 'block' },
+    };
+    const service = new InspectionService(config, () => undefined);
+    try {
+      await service.start();
+      const { page, problems } = await watchedPage(browser, 1100);
+      await page.goto(service.pageUrl!);
+      // Regions across the web: the left camera's part (< 34.8 mm) and the right camera's (> 79.6 mm).
+      const regions = await waitFor(
+        async () => {
+          const raw = await page.locator('#strip').getAttribute('data-regions');
+          const list = raw ? (JSON.parse(raw) as number[][]) : [];
+          return list.some(([, x]) => x! < 348) && list.some(([, x]) => x! > 796) ? list : undefined;
+        },
+        'defects of the left and the right camera on the strip',
+        120_000,
+      );
+      const truth = service.web!.defectsIn(0, Math.max(...regions.map(([y]) => y!)) + 400);
+      for (const [y, x, w, h] of regions) {
+        const near = truth.filter((q) => q.x >= x! - 12 && q.x <= x! + w! + 12 && q.line >= y! - 12 && q.line <= y! + h! + 12);
+        assert.equal(
+          near.length,
+          1,
+          `strip region at line ${y}, x ${x} (${w}x${h}): injected ${JSON.stringify(truth.map((q) => [q.line, q.x]))}`,
+        );
+      }
+      // The strip is the whole web, scaled: 1144 px / stripScale, plus the ruler.
+      const width = await page.locator('#strip').evaluate((c) => (c as unknown as { width: number }).width);
+      assert.equal(width, 44 + Math.round(1144 / d.ui.stripScale));
+      await page.screenshot({ path: join(SCREENSHOTS, 'operator-cameras.png'), fullPage: true });
+      assert.deepEqual(problems, [], 'no console error or warning');
+    } finally {
+      await service.stop();
+      await browser.close();
+    }
+  });
+
   test('a stalled page gets updates dropped and counted; the pipeline keeps its rate', async () => {
     const ownData = join(dataDir, '..', 'stalled');
     mkdirSync(ownData, { recursive: true });

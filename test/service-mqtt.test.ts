@@ -14,7 +14,7 @@ import { InspectionService } from '../src/service/service.js';
 import { useTestCache } from './helpers/cache.js';
 import { freePort, Mosquitto } from './helpers/mosquitto.js';
 import { PROJECT_ROOT, SHARED_DIR } from './helpers/shared.js';
-import { fitWebBank } from './helpers/web-bank.js';
+import { fitWebBank, useWebBankAndBroker } from './helpers/web-bank.js';
 
 useTestCache();
 const models = join(SHARED_DIR, 'models');
@@ -77,19 +77,13 @@ function metricValue(text: string, name: string): number {
 }
 
 describe('inspection service with mosquitto', { skip: !haveModel }, () => {
-  let bank: string;
-  let broker: Mosquitto;
-  before(async () => {
-    bank = await fitWebBank(models);
-    broker = await Mosquitto.start();
-  });
-  after(() => broker.stop());
+  const ctx = useWebBankAndBroker(models);
 
   test('results arrive complete and in order; documented metrics are exported; status goes offline on stop', async () => {
-    const sub = await subscribe(broker.url);
+    const sub = await subscribe(ctx.broker.url);
     const logged: string[] = [];
     const resultsFile = join(mkdtempSync(join(tmpdir(), 'patchline-results-')), 'results.jsonl');
-    const c = await config(bank, broker.url, 1200, 0);
+    const c = await config(ctx.bank, ctx.broker.url, 1200, 0);
     const service = new InspectionService({ ...c, output: { resultsFile } }, (s) => logged.push(s));
     await service.start();
     // This onnxruntime is CPU-only: TensorRT and CUDA are skipped with a warning and a metric label.
@@ -146,11 +140,11 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
   });
 
   test('a 10 s broker outage mid-stream loses no result and keeps the order; the queue metric shows it', async () => {
-    const sub = await subscribe(broker.url);
-    const service = new InspectionService(await config(bank, broker.url, 2100, 120), () => {});
+    const sub = await subscribe(ctx.broker.url);
+    const service = new InspectionService(await config(ctx.bank, ctx.broker.url, 2100, 120), () => {});
     await service.start();
     await new Promise((r) => setTimeout(r, 3000));
-    await broker.stop();
+    await ctx.broker.stop();
     let queuedPeak = 0;
     const until = Date.now() + 10_000;
     while (Date.now() < until) {
@@ -158,7 +152,7 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
       queuedPeak = Math.max(queuedPeak, metricValue(await scrape(service.metricsUrl!), 'patchline_mqtt_queued_messages'));
     }
     const connectedDuringOutage = metricValue(await scrape(service.metricsUrl!), 'patchline_mqtt_connected');
-    await broker.start();
+    await ctx.broker.start();
     await service.done();
     await service.stop();
     await new Promise((r) => setTimeout(r, 500));

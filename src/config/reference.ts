@@ -6,6 +6,7 @@ interface Node {
   type?: string;
   properties?: Record<string, Node>;
   additionalProperties?: Node | boolean;
+  items?: Node;
   description?: string;
   default?: unknown;
   anyOf?: Node[];
@@ -29,6 +30,12 @@ export function configReferenceRows(): string[] {
     if (typeof s.additionalProperties === 'object' && s.additionalProperties.properties) {
       rows.push(`| \`${path}\` | map | ${s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : ''} | ${s.description ?? ''} |`);
       walk(s.additionalProperties, `${path}.<name>`);
+      return;
+    }
+    // A list of entries (cameras): the list, then each entry's fields under [].
+    if (s.type === 'array' && s.items?.properties) {
+      rows.push(`| \`${path}\` | list | ${s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : ''} | ${s.description ?? ''} |`);
+      walk(s.items, `${path}[]`);
       return;
     }
     const alts = s.oneOf ?? s.anyOf;

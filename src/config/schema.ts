@@ -75,6 +75,21 @@ const captureSource = z
   })
   .strict();
 
+const cameraEntry = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .describe('camera id (MQTT topic level, metric label)'),
+    offsetMm: z.number().describe("cross-direction position of the camera's first pixel, mm from the web's reference edge"),
+    widthPx: z.number().int().min(16).describe('pixels per line'),
+    mmPerPixel: z.number().positive().optional().describe('pixel pitch across the web (default: linescan.mmPerPixel)'),
+    source: captureSource
+      .optional()
+      .describe("the camera's driver (N-line frames); absent: this camera's view of the synthetic web configured in `source`"),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     line: z
@@ -88,6 +103,12 @@ export const configSchema = z
       .default('cam1')
       .describe('camera id (MQTT topic level)'),
     source: z.discriminatedUnion('type', [syntheticSource, folderSource, videoSource, captureSource]).prefault({ type: 'synthetic-web' }),
+    cameras: z
+      .array(cameraEntry)
+      .default([])
+      .describe(
+        'several line-scan cameras side by side over one web, in this one process (shared backbone and batches); neighbours overlap, and a defect two cameras see is reported once, at its web position. Empty: the one camera of `source`',
+      ),
     linescan: z
       .object({
         enabled: z.boolean().optional().describe('tile a stream of lines into frames (default: on for synthetic-web, off otherwise)'),
@@ -369,6 +390,34 @@ export const configSchema = z
       });
     if (c.model.recipe !== undefined && c.model.bank !== undefined)
       ctx.addIssue({ code: 'custom', path: ['model', 'bank'], message: 'set model.bank or model.recipe, not both' });
+    c.cameras.forEach((cam, i) => {
+      if (!(cam.mmPerPixel ?? c.linescan.mmPerPixel > 0))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cameras', i, 'mmPerPixel'],
+          message: 'needed to place the camera on the web: set it here or linescan.mmPerPixel',
+        });
+      if (!cam.source && c.source.type !== 'synthetic-web')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cameras', i, 'source'],
+          message: `a camera without its own source views the synthetic web, but source.type is '${c.source.type}'`,
+        });
+    });
+    // Ids name topics and metric labels; where the cameras lie on the web is checked at start
+    // (linescan/camera-layout.ts).
+    c.cameras.forEach((cam, i) => {
+      const first = c.cameras.findIndex((o) => o.id === cam.id);
+      if (first < i) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'id'], message: `'${cam.id}' is also cameras[${first}]'s id` });
+    });
+    if (c.cameras.length > 0 && !(c.linescan.mmPerLine > 0))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['linescan', 'mmPerLine'],
+        message: 'several cameras meet on the web in mm: set the web advance per line (the encoder pitch)',
+      });
+    if (c.cameras.length > 0 && c.linescan.enabled === false)
+      ctx.addIssue({ code: 'custom', path: ['linescan', 'enabled'], message: 'cameras are line-scan cameras: leave linescan.enabled on' });
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -16,8 +16,10 @@ export interface FramePosition {
 }
 
 export interface Frame {
-  /** Monotonic per pipeline run, assigned at the source. */
+  /** Monotonic per pipeline run (per camera with several), assigned at the source. */
   seq: number;
+  /** Several cameras over one web: the camera it comes from (config `cameras`). */
+  camera?: string;
   /** Capture time, ms since the epoch. */
   timestamp: number;
   image: Image8;
@@ -47,6 +49,11 @@ export interface DefectRegion {
   mm?: { along: number; across: number };
   /** Line-scan: the defect goes on below this box (a long streak reported in segments). */
   continues?: boolean;
+  /**
+   * Several cameras over one web: the defect's box on the web in mm (what every camera that saw it
+   * saw, merged) and those cameras; `box` is then the answering camera's own region.
+   */
+  web?: { alongMm: number; acrossMm: number; lengthMm: number; widthMm: number; seenBy: string[] };
 }
 
 export interface ScoredFrame extends Frame {

@@ -42,6 +42,11 @@ export class WebMapMerger {
     this.step = geometry.tileHeight - geometry.overlap;
   }
 
+  /** Every region whose top is above this web line has been returned (later ones may still grow). */
+  get reportedBefore(): number {
+    return this.searchFrom;
+  }
+
   private row(line: number): Row {
     let r = this.rows.get(line);
     if (!r) {

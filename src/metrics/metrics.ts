@@ -66,6 +66,24 @@ export class PipelineMetrics {
     help: '1 while the source (camera, folder) can be read; 0 while it is down and the service waits for it',
     registers: [this.registry],
   });
+  readonly cameraUp = new Gauge({
+    name: 'patchline_camera_up',
+    help: 'Several cameras over one web: 1 while the camera delivers, 0 while it is down (the others go on)',
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
+  readonly cameraLines = new Counter({
+    name: 'patchline_camera_lines_total',
+    help: 'Several cameras over one web: lines received per camera',
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
+  readonly cameraTiles = new Counter({
+    name: 'patchline_camera_tiles_total',
+    help: 'Several cameras over one web: tiles scored per camera',
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
   readonly sourceBacklog = new Gauge({
     name: 'patchline_source_backlog',
     help: 'Items waiting at the source and not yet read (files in a watched folder)',

@@ -18,6 +18,8 @@ export type PixelRequest =
       threshold: number;
     }
   | { type: 'merge-flush'; stream: number; threshold: number }
+  /** How far along the web the stream's map has returned every region (WebMapMerger.reportedBefore). */
+  | { type: 'merge-front'; stream: number }
   | { type: 'regions'; map: Float32Array; width: number; height: number; threshold: number; minArea: number };
 
 export interface PreparedBatch {

@@ -34,6 +34,7 @@ export class PixelWorker {
       add: (tile, map, threshold) =>
         this.client.request<DefectRegion[]>({ type: 'merge-add', stream, geometry, minArea, scale, tile, map, threshold }),
       flush: (threshold) => this.client.request<DefectRegion[]>({ type: 'merge-flush', stream, threshold }),
+      reportedBefore: () => this.client.request<number>({ type: 'merge-front', stream }),
     };
   }
 
@@ -46,4 +47,6 @@ export interface WebMapClient {
   /** The map is copied to the worker (the frame keeps its own for heat maps). */
   add(tile: { row: number; col: number; line: number; x: number }, map: Float32Array, threshold: number): Promise<DefectRegion[]>;
   flush(threshold: number): Promise<DefectRegion[]>;
+  /** Every region whose top is above this web line has been returned (read after `add`: requests run in order). */
+  reportedBefore(): Promise<number>;
 }

@@ -26,7 +26,7 @@ function merger(msg: Extract<PixelRequest, { type: 'merge-add' }>): { merger: We
   return m;
 }
 
-serveRequests<PixelRequest & { id: number }>(parentPort, (msg): PreparedBatch | DefectRegion[] => {
+serveRequests<PixelRequest & { id: number }>(parentPort, (msg): PreparedBatch | DefectRegion[] | number => {
   switch (msg.type) {
     case 'prepare': {
       const views = msg.images.map((img) => applyResizePolicy(img, msg.policy));
@@ -38,6 +38,8 @@ serveRequests<PixelRequest & { id: number }>(parentPort, (msg): PreparedBatch | 
       return merger(msg).merger.add(msg.tile, msg.map);
     case 'regions':
       return findRegions(msg.map, msg.width, msg.height, msg.threshold, msg.minArea).regions.map(publicRegion);
+    case 'merge-front':
+      return mergers.get(msg.stream)?.merger.reportedBefore ?? 0;
     case 'merge-flush': {
       const m = mergers.get(msg.stream);
       mergers.delete(msg.stream);

@@ -52,7 +52,7 @@ export class HeatmapSink implements ResultSink {
       threshold: String(f.threshold),
     };
     const payload = this.opts.format === 'jpeg' ? await overlayOnce() : Buffer.from(toFloat16(f.map()));
-    this.publisher.publishHeatmap(payload, props);
+    this.publisher.publishHeatmap(payload, props, f.camera);
   }
 
   async close(): Promise<void> {}

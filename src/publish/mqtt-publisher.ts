@@ -24,6 +24,8 @@ export interface PublisherOptions {
   flushTimeoutMs: number;
   /** Messages handed to mqtt.js at once while connected. */
   window?: number;
+  /** Several cameras over one web: each camera's results and heat maps on its own topics. */
+  cameraTopics?: (camera: string) => Topics;
 }
 
 interface Pending {
@@ -122,26 +124,30 @@ export class MqttPublisher implements ResultSink {
   }
 
   handle(result: ScoredResult): void {
-    this.publishResult(result.payload());
+    this.publishResult(result.payload(), this.topicsOf(result.frame.camera).result);
+  }
+
+  private topicsOf(camera: string | undefined): Topics {
+    return camera !== undefined && this.opts.cameraTopics ? this.opts.cameraTopics(camera) : this.topics;
   }
 
   /** Queues a result; never blocks the pipeline. */
-  publishResult(payload: unknown): void {
+  publishResult(payload: unknown, topic = this.topics.result): void {
     if (this.queue.length >= this.opts.offlineQueue) {
       this.queue.shift();
       this.metrics.mqttDropped.inc();
       this.dropped++;
     }
-    this.queue.push({ topic: this.topics.result, payload: Buffer.from(JSON.stringify(payload)) });
+    this.queue.push({ topic, payload: Buffer.from(JSON.stringify(payload)) });
     this.metrics.mqttQueued.set(this.queued);
     this.pump();
   }
 
   /** Heat maps are best effort (QoS 0), sent only while connected. */
-  publishHeatmap(payload: Buffer, properties: Record<string, string>): boolean {
+  publishHeatmap(payload: Buffer, properties: Record<string, string>, camera?: string): boolean {
     if (!this.client.connected) return false;
     const options = this.opts.protocolVersion === 5 ? { qos: 0 as const, properties: { userProperties: properties } } : { qos: 0 as const };
-    this.client.publish(this.topics.heatmap, payload, options, (e) => {
+    this.client.publish(this.topicsOf(camera).heatmap, payload, options, (e) => {
       if (e) this.metrics.mqttErrors.inc();
       else this.metrics.mqttPublished.inc({ kind: 'heatmap' });
     });

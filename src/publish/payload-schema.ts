@@ -19,6 +19,19 @@ const region = z
       .describe(
         'line-scan: the defect goes on beyond this box (longer than linescan.maxRegionLines): the next segment follows in a later result',
       ),
+    web: z
+      .object({
+        along_mm: z.number(),
+        across_mm: z.number(),
+        length_mm: z.number(),
+        width_mm: z.number(),
+        seen_by: z.array(z.string()).min(1),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "several cameras over one web (config `cameras`): the defect on the web in mm (box top-left, length along, width across), merged over every camera that saw it; reported once, in the result of the camera answering for it (`box` is that camera's own region)",
+      ),
   })
   .strict();
 

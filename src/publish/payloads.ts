@@ -31,6 +31,20 @@ export function resultPayload(f: ScoredFrame, line: string, camera: string, now 
     threshold: round(f.threshold),
     bank: f.bankId,
     latency_ms: Object.fromEntries(Object.entries({ ...f.latency, total: now - f.timestamp }).map(([k, v]) => [k, round(v, 2)])),
-    regions: f.regions.map((r) => ({ ...r, peak: { ...r.peak, score: round(r.peak.score) } })),
+    regions: f.regions.map(({ web, ...r }) => ({
+      ...r,
+      peak: { ...r.peak, score: round(r.peak.score) },
+      ...(web
+        ? {
+            web: {
+              along_mm: round(web.alongMm),
+              across_mm: round(web.acrossMm),
+              length_mm: round(web.lengthMm),
+              width_mm: round(web.widthMm),
+              seen_by: web.seenBy,
+            },
+          }
+        : {}),
+    })),
   };
 }

@@ -4,6 +4,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { validateGeometry } from '../linescan/web-tiler.js';
+import { cameraLayout } from '../pipeline/camera-frames.js';
 import type { BankManifest } from '../patchcore/bank-file.js';
 
 export class StartupError extends Error {}
@@ -71,6 +72,10 @@ export function checkSource(config: Config, manifest: BankManifest): void {
     }
     if (!isFolder) throw new StartupError(`source.path: ${s.path} is not a folder`);
   }
+  if (config.cameras.length > 0) {
+    checkCameras(config, manifest);
+    return;
+  }
   const lineScan = config.linescan.enabled ?? s.type === 'synthetic-web';
   if (lineScan) {
     const { width, height } = manifest.input;
@@ -85,4 +90,21 @@ export function checkSource(config: Config, manifest: BankManifest): void {
       throw new StartupError(`${(e as Error).message} (the bank's tiles are ${width}x${height})`);
     }
   }
+}
+
+/** Several cameras: their places on the web, and each camera's width against the bank's tiles. */
+function checkCameras(config: Config, manifest: BankManifest): void {
+  try {
+    cameraLayout(config);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
+  const { width, height } = manifest.input;
+  config.cameras.forEach((c, i) => {
+    try {
+      validateGeometry({ webWidth: c.widthPx, tileWidth: width, tileHeight: height, overlap: config.linescan.overlap });
+    } catch (e) {
+      throw new StartupError(`cameras[${i}] ('${c.id}'): ${(e as Error).message} (the bank's tiles are ${width}x${height})`);
+    }
+  });
 }

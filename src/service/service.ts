@@ -31,6 +31,8 @@ import { RunStats } from './run-stats.js';
 import { RuntimePair } from './runtime-pair.js';
 import { isLineScan } from '../capture/create-source.js';
 import { OperatorPage } from '../ui/operator-page.js';
+import { webCanvas } from '../linescan/camera-layout.js';
+import { cameraLayout } from '../pipeline/camera-frames.js';
 
 export class InspectionService {
   readonly metrics = new PipelineMetrics();
@@ -191,6 +193,7 @@ export class InspectionService {
         protocolVersion: c.mqtt.protocolVersion ?? (this.broker ? 4 : 5),
         offlineQueue: c.mqtt.offlineQueue,
         flushTimeoutMs: c.pipeline.drainTimeoutMs,
+        ...(c.cameras.length > 0 ? { cameraTopics: (cam: string) => topics(c.mqtt.prefix, c.line, cam) } : {}),
       },
       topics(c.mqtt.prefix, c.line, c.camera),
       {
@@ -225,11 +228,13 @@ export class InspectionService {
       );
     }
     if (c.ui.enabled) {
+      const canvas = c.cameras.length > 0 ? webCanvas(cameraLayout(c)) : undefined;
       this.page = await OperatorPage.start({
         config: c,
-        lineScan: isLineScan(c),
+        lineScan: c.cameras.length > 0 || isLineScan(c),
         tile: { width: m.input.width, height: m.input.height },
-        webWidth: () => this.pipeline?.geometry?.webWidth ?? 0,
+        webWidth: () => canvas?.widthPx ?? this.pipeline?.geometry?.webWidth ?? 0,
+        ...(canvas ? { canvas } : {}),
         status: () => ({
           source: this.health.source,
           framesPerSecond: this.stats.framesPerSecond(),
@@ -303,7 +308,7 @@ export class InspectionService {
     this.finished = new Promise<void>((resolve) => {
       this.subscription = this.pipeline!.scored.pipe(
         fanOut(this.sinks, {
-          payload: (f, now) => resultPayload(f, line, camera, now),
+          payload: (f, now) => resultPayload(f, line, f.camera ?? camera, now),
           onPayload: (ms) => this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000),
         }),
       ).subscribe({

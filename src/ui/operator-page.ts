@@ -28,6 +28,8 @@ export interface OperatorPageDeps {
   tile: { width: number; height: number };
   /** Web width in pixels, known once the first lines arrived (0 before). */
   webWidth(): number;
+  /** Several cameras over one web: the strip shows them side by side (linescan/camera-layout.ts webCanvas). */
+  canvas?: { x0(camera: string): number; x(mm: number): number };
   status(): ServiceStatus;
   metrics: PipelineMetrics;
   recipes?: RecipeApi;
@@ -66,6 +68,7 @@ export class OperatorPage {
         return web;
       },
       tile: d.tile,
+      ...(d.canvas ? { canvas: d.canvas } : {}),
       onDrop,
       log: d.log,
     });

@@ -22,6 +22,8 @@ export interface OperatorSinkDeps {
   /** Line-scan only: the recent web, and the tile size (defect crops are one tile). */
   web?: RollingWeb;
   tile: { width: number; height: number };
+  /** Several cameras over one web: where each camera's pixels and a web position (mm) lie on the strip. */
+  canvas?: { x0(camera: string): number; x(mm: number): number };
   onDrop(kind: string): void;
   log: (s: string) => void;
 }
@@ -39,10 +41,24 @@ export class OperatorSink implements ResultSink {
   handle({ frame: f }: ScoredResult): void {
     this.d.timeline.add(f.score, f.isAnomaly);
     const web = this.d.web;
-    if (web && f.position.line !== undefined) web.add(f.view, f.map(), f.position.line, f.position.x ?? 0);
-    if (!this.encoding && this.d.hub.wantsTile(f.isAnomaly)) this.sendTile(f);
+    const canvas = this.d.canvas;
+    const x0 = canvas && f.camera !== undefined ? canvas.x0(f.camera) : 0;
+    if (web && f.position.line !== undefined) web.add(f.view, f.map(), f.position.line, x0 + (f.position.x ?? 0));
+    if (!this.encoding && this.d.hub.wantsTile(f.isAnomaly)) this.sendTile(f, x0);
     if (web) {
-      for (const r of f.regions) {
+      for (const region of f.regions) {
+        // Several cameras: the defect where it lies on the whole web (all cameras that saw it).
+        const r =
+          canvas && region.web
+            ? {
+                ...region,
+                box: {
+                  ...region.box,
+                  x: canvas.x(region.web.acrossMm),
+                  width: canvas.x(region.web.acrossMm + region.web.widthMm) - canvas.x(region.web.acrossMm),
+                },
+              }
+            : region;
         this.recentRegions.push(r);
         this.save(() => this.regionItem(f, r, web));
       }
@@ -57,7 +73,8 @@ export class OperatorSink implements ResultSink {
     return this.recentRegions;
   }
 
-  private sendTile(f: ScoredFrame): void {
+  /** `x0`: several cameras: where the tile's camera starts on the web (the page labels web positions). */
+  private sendTile(f: ScoredFrame, x0: number): void {
     this.encoding = true;
     const done = overlayJpeg(f.view, f.map(), f.threshold, 80)
       .then((jpeg) =>
@@ -70,7 +87,7 @@ export class OperatorSink implements ResultSink {
             normalizedScore: f.normalizedScore,
             isAnomaly: f.isAnomaly,
             threshold: f.threshold,
-            position: f.position,
+            position: f.position.x !== undefined ? { ...f.position, x: x0 + f.position.x } : f.position,
             width: f.view.width,
             height: f.view.height,
           },

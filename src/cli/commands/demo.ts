@@ -20,10 +20,15 @@ import { MODEL_DIR_OPTION } from '../common-options.js';
 import { progress } from '../progress.js';
 import { runService } from './run.js';
 
+/** Neighbouring demo cameras share this many pixels (a defect on a seam lies whole in one view). */
+const CAMERA_OVERLAP_PX = 64;
+/** The demo's scale: a 0.1 mm pixel, square. */
+const DEMO_MM = 0.1;
+
 export const demoCommand: CommandSpec = {
   name: 'demo',
   summary: 'self-contained demo: fit on a simulated web, inspect a web with defects, publish over MQTT',
-  usage: ['patchline demo [--out DIR] [--lines N] [--line-rate N] [--serve] [--ui-port PORT] [--model-dir DIR]'],
+  usage: ['patchline demo [--out DIR] [--lines N] [--line-rate N] [--cameras N] [--serve] [--ui-port PORT] [--model-dir DIR]'],
   options: {
     out: { type: 'string', value: 'DIR', default: 'patchline-demo', help: 'training tiles, bank and heat-map images go here' },
     lines: { type: 'string', value: 'N', default: '3000', help: 'web lines to inspect (0 = endless, stop with Ctrl-C)' },
@@ -34,6 +39,12 @@ export const demoCommand: CommandSpec = {
       value: 'N',
       default: '0',
       help: 'web lines per second (0 = as fast as the box scores them; e.g. 300 to watch the page live)',
+    },
+    cameras: {
+      type: 'string',
+      value: 'N',
+      default: '1',
+      help: `line-scan cameras side by side over one wider web (${WEB_WIDTH} px each, ${CAMERA_OVERLAP_PX} px overlaps, 0.1 mm/px), in one process`,
     },
     serve: { type: 'boolean', help: 'keep the operator page up after the web ends, until Ctrl-C' },
     'model-dir': MODEL_DIR_OPTION,
@@ -51,13 +62,32 @@ function demoToken(out: string): string {
   return file;
 }
 
+/** Several demo cameras over one web: each WEB_WIDTH wide, neighbours overlapping. */
+function demoCameras(n: number): Config['cameras'] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `cam${i + 1}`,
+    offsetMm: Math.round(i * (WEB_WIDTH - CAMERA_OVERLAP_PX) * DEMO_MM * 1000) / 1000,
+    widthPx: WEB_WIDTH,
+  }));
+}
+
+/** A region in web pixels: its own box, or for several cameras its merged web box (mm). */
+function webBox(r: DefectRegion): DefectRegion['box'] {
+  if (!r.web) return r.box;
+  const x = Math.round(r.web.acrossMm / DEMO_MM);
+  return { x, y: r.box.y, width: Math.round((r.web.acrossMm + r.web.widthMm) / DEMO_MM) - x, height: r.box.height };
+}
+
 /** A region "finds" a defect when its box, grown by 8 px, contains the defect's centre. */
-function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number } {
-  const hit = (d: SyntheticDefect, r: DefectRegion) =>
-    d.x >= r.box.x - 8 && d.x <= r.box.x + r.box.width + 8 && d.line >= r.box.y - 8 && d.line <= r.box.y + r.box.height + 8;
+function matchDefects(defects: SyntheticDefect[], regions: DefectRegion[]): { found: number; falseRegions: number; twice: number } {
+  const hit = (d: SyntheticDefect, r: DefectRegion) => {
+    const b = webBox(r);
+    return d.x >= b.x - 8 && d.x <= b.x + b.width + 8 && d.line >= b.y - 8 && d.line <= b.y + b.height + 8;
+  };
   return {
     found: defects.filter((d) => regions.some((r) => hit(d, r))).length,
     falseRegions: regions.filter((r) => !defects.some((d) => hit(d, r))).length,
+    twice: defects.filter((d) => regions.filter((r) => hit(d, r)).length > 1).length,
   };
 }
 
@@ -67,6 +97,10 @@ export async function runDemo(argv: string[]): Promise<void> {
   if (!v) return;
   const out = resolve(optionalString(v, 'out') ?? 'patchline-demo');
   const lines = intOption(cmd, v, 'lines', 0);
+  const cameraCount = intOption(cmd, v, 'cameras', 1);
+  if (cameraCount < 1 || cameraCount > 8) throw new RangeError(`--cameras: ${cameraCount} must be between 1 and 8`);
+  const cameras = cameraCount > 1 ? demoCameras(cameraCount) : [];
+  const webWidth = cameraCount > 1 ? cameraCount * (WEB_WIDTH - CAMERA_OVERLAP_PX) + CAMERA_OVERLAP_PX : WEB_WIDTH;
   const models = modelDir(optionalString(v, 'model-dir'));
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const backbone = resolveBackbone(DEFAULT_BACKBONE, models);
@@ -97,13 +131,14 @@ export async function runDemo(argv: string[]): Promise<void> {
     ...defaultConfig(),
     source: {
       type: 'synthetic-web',
-      width: WEB_WIDTH,
+      width: webWidth,
       linesPerChunk: 64,
       linesPerSecond: intOption(cmd, v, 'line-rate', 0),
       seed: 1,
       defectEvery: 700,
       lines,
     },
+    ...(cameras.length > 0 ? { cameras, linescan: { ...defaultConfig().linescan, mmPerLine: DEMO_MM, mmPerPixel: DEMO_MM } } : {}),
     model: { ...defaultConfig().model, recipe: 'web', modelDir: models },
     recipes,
     // The simulated camera runs as fast as the pipeline takes lines: wait instead of dropping.
@@ -112,7 +147,9 @@ export async function runDemo(argv: string[]): Promise<void> {
     output: { heatmapDir: join(out, 'heatmaps') },
     ui: { ...defaultConfig().ui, port: intOption(cmd, v, 'ui-port', 0), dataDir: join(out, 'ui'), tokenFile: demoToken(out) },
   };
-  log(`demo: 2/2 inspecting ${lines || 'endless'} lines of a ${WEB_WIDTH}-px web with injected defects`);
+  log(
+    `demo: 2/2 inspecting ${lines || 'endless'} lines of a ${webWidth}-px web with injected defects${cameras.length > 0 ? `, seen by ${cameras.length} cameras (${cameras.map((c) => `${c.id} from ${c.offsetMm} mm`).join(', ')})` : ''}`,
+  );
   const regions: DefectRegion[] = [];
   const service = new InspectionService(config, log, (f) => regions.push(...f.regions));
   let received = 0;
@@ -134,16 +171,21 @@ export async function runDemo(argv: string[]): Promise<void> {
     for (const until = Date.now() + 3000; received < service.stats.framesOut && Date.now() < until;)
       await new Promise((r) => setTimeout(r, 50));
     await watcher?.endAsync();
-    const web = new SyntheticWeb({ width: WEB_WIDTH, seed: 1, defectEvery: 700 });
+    const web = new SyntheticWeb({ width: webWidth, seed: 1, defectEvery: 700 });
     const injected = web
       .defectsIn(0, lines || (service.stats.framesOut > 0 ? (service.stats.last?.position.line ?? 0) + TILE : 0))
       .filter((d) => d.line + d.halfLength < (lines || Infinity));
-    const { found, falseRegions } = matchDefects(injected, regions);
+    const { found, falseRegions, twice } = matchDefects(injected, regions);
+    const seams = cameras.slice(1).map((c) => Math.round(c.offsetMm / DEMO_MM));
+    const inOverlaps = injected.filter((d) => seams.some((x) => d.x >= x && d.x < x + CAMERA_OVERLAP_PX)).length;
     process.stdout.write(
       [
         '',
         `patchline demo: ${service.stats.framesOut} tiles scored (${(service.stats.framesOut / ((Date.now() - service.stats.startedAt) / 1000)).toFixed(1)} tiles/s including start-up), ${service.stats.anomalies} anomalous`,
         `  defects injected: ${injected.length}, found: ${found}, regions not matching a defect: ${falseRegions}`,
+        cameras.length > 0
+          ? `  ${cameras.length} cameras: ${inOverlaps} defect(s) in the strips two cameras see; defects reported more than once: ${twice}`
+          : '',
         `  MQTT results received by a subscriber: ${received}`,
         `  heat maps of anomalous tiles: ${join(out, 'heatmaps')}`,
         service.pageUrl

@@ -14,11 +14,13 @@ import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
 import { viewOf } from '../src/pipeline/camera-frames.js';
 import { loadOpenCV } from '../src/preprocess/opencv.js';
 import { resultSchema } from '../src/publish/payload-schema.js';
+import { readBank } from '../src/patchcore/bank-file.js';
+import { bankIdOf } from '../src/service/bank-reloader.js';
 import { InspectionService } from '../src/service/service.js';
 import { useTestCache } from './helpers/cache.js';
 import { freePort } from './helpers/mosquitto.js';
 import { SHARED_DIR } from './helpers/shared.js';
-import { useWebBankAndBroker } from './helpers/web-bank.js';
+import { fitWebBank, useWebBankAndBroker } from './helpers/web-bank.js';
 
 useTestCache();
 const models = join(SHARED_DIR, 'models');
@@ -199,5 +201,40 @@ describe('three cameras over one web, one service', { skip: !haveModel }, () => 
       assert.equal(hit[0]!.camera, 'middle');
       assert.deepEqual(hit[0]!.region.web!.seenBy, ['middle']);
     }
+  });
+  test("a camera with its own bank: its tiles are scored and named by that bank, the others' by model.bank", async () => {
+    // A bank with another coreset share: another checksum and threshold than the shared one.
+    const own = await fitWebBank(models, 0.05);
+    const [shared, edge] = await Promise.all([readBank(ctx.bank), readBank(own)]);
+    assert.notEqual(shared.manifest.calibration.threshold, edge.manifest.calibration.threshold);
+    const c = await config(ctx.bank, ctx.broker.url);
+    c.source = { ...c.source, lines: 800 } as Config['source'];
+    c.cameras = [CAMERAS[0]!, CAMERAS[1]!, { ...CAMERAS[2]!, bank: own }];
+    const scored: { camera: string; bankId: string; threshold: number }[] = [];
+    const logs: string[] = [];
+    const service = new InspectionService(
+      c,
+      (s) => logs.push(s),
+      (f) => scored.push({ camera: f.camera!, bankId: f.bankId, threshold: f.threshold }),
+    );
+    await service.start();
+    await service.done();
+    await service.stop();
+    // 800 lines: tile rows at lines 0, 192, 384 and 576, three columns per camera.
+    assert.equal(scored.length, 36, logs.join('\n'));
+    const expect = (camera: string) =>
+      camera === 'right'
+        ? { bankId: bankIdOf(own, edge.checksum), threshold: edge.manifest.calibration.threshold }
+        : { bankId: bankIdOf(ctx.bank, shared.checksum), threshold: shared.manifest.calibration.threshold };
+    for (const r of scored) assert.deepEqual({ bankId: r.bankId, threshold: r.threshold }, expect(r.camera), r.camera);
+    assert.ok(
+      logs.some((l) => /^camera right: own bank /.test(l)),
+      logs.join('\n'),
+    );
+
+    // A camera bank that cannot be read stops the start naming the entry.
+    c.cameras = [CAMERAS[0]!, { ...CAMERAS[1]!, bank: join(tmpdir(), 'no-such.bank') }, CAMERAS[2]!];
+    const failing = new InspectionService(c, () => {});
+    await assert.rejects(failing.start(), /cameras\[1\]\.bank: .*no-such\.bank/);
   });
 });

@@ -108,6 +108,13 @@ describe('cameras in the config', () => {
         /cameras\.0\.source: a camera without its own source views the synthetic web, but source\.type is 'folder'/.test(e.message) &&
         /linescan\.mmPerLine: several cameras meet on the web in mm/.test(e.message),
     );
+    assert.throws(
+      () =>
+        load(
+          'linescan: { mmPerLine: 0.1, mmPerPixel: 0.1 }\nrecipes: { felt: { store: /tmp/felt } }\nmodel: { recipe: felt }\ncameras:\n  - { id: a, offsetMm: 0, widthPx: 448, bank: edge.bank }\n',
+        ),
+      /web\.yaml: cameras\.0\.bank: a recipe switches every camera's bank, so a camera cannot keep its own: drop model\.recipe or cameras\[0\]\.bank/,
+    );
   });
 });
 

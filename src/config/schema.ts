@@ -60,14 +60,14 @@ const videoSource = z
 
 const captureSource = z
   .object({
-    type: z.literal('capture'),
+    type: z.literal('capture').describe('a live camera through OpenCV (the only driver a camera entry takes)'),
     device: z
       .union([z.number().int().min(0), z.string().min(1)])
       .describe('camera index, RTSP URL, or GStreamer pipeline ending in appsink'),
     reconnect: z
       .object({
-        initialMs: ms(10).default(500),
-        maxMs: ms(10).default(30000),
+        initialMs: ms(10).default(500).describe('first wait before reconnecting, ms'),
+        maxMs: ms(10).default(30000).describe('longest wait, ms (the wait doubles per failed attempt up to this)'),
       })
       .strict()
       .prefault({})
@@ -87,6 +87,13 @@ const cameraEntry = z
     source: captureSource
       .optional()
       .describe("the camera's driver (N-line frames); absent: this camera's view of the synthetic web configured in `source`"),
+    bank: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "this camera's own bank (its part of the web looks different: an edge zone, another coating); its tile size must be model.bank's. A camera with its own bank runs its own model, one more backbone in memory, and is reloaded when its file is replaced. Absent: model.bank, shared with the other cameras",
+      ),
   })
   .strict();
 
@@ -396,6 +403,12 @@ export const configSchema = z
           code: 'custom',
           path: ['cameras', i, 'mmPerPixel'],
           message: 'needed to place the camera on the web: set it here or linescan.mmPerPixel',
+        });
+      if (cam.bank !== undefined && c.model.recipe !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cameras', i, 'bank'],
+          message: `a recipe switches every camera's bank, so a camera cannot keep its own: drop model.recipe or cameras[${i}].bank`,
         });
       if (!cam.source && c.source.type !== 'synthetic-web')
         ctx.addIssue({

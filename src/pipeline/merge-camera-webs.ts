@@ -19,8 +19,8 @@ export interface CameraWebsOptions {
   /** Regions of two cameras closer than this (mm) are one defect. */
   toleranceMm: number;
   createWebMap: (camera: string) => CameraWebMap;
-  /** Read per tile (banks reload). */
-  threshold: () => number;
+  /** A camera's threshold, read per tile (banks reload; a camera may have its own bank). */
+  threshold: (camera: string) => number;
   /** Cameras going down and coming back (a camera that is down is not waited for). */
   cameraState?: Observable<{ camera: string; up: boolean }>;
 }
@@ -95,7 +95,7 @@ export function mergeCameraWebs<T extends ScoredFrame>(opts: CameraWebsOptions):
             const regions = await webMap.add(
               { row: p.tileRow ?? 0, col: p.tileCol ?? 0, line: p.line ?? 0, x: p.x ?? 0 },
               f.map(),
-              opts.threshold(),
+              opts.threshold(camera),
             );
             const before = await webMap.reportedBefore();
             deliver(
@@ -112,7 +112,7 @@ export function mergeCameraWebs<T extends ScoredFrame>(opts: CameraWebsOptions):
         complete: () =>
           then(async () => {
             for (const [camera, webMap] of maps) {
-              const regions = await webMap.flush(opts.threshold());
+              const regions = await webMap.flush(opts.threshold(camera));
               deliver(
                 overlap.add(
                   camera,

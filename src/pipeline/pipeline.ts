@@ -27,6 +27,8 @@ export interface PipelineDeps {
   config: Config;
   /** The model in use; swapping it (bank hot reload) takes effect at the next batch. */
   slot: ModelSlot;
+  /** Cameras with their own bank (config cameras[].bank): their tiles are scored by these. */
+  cameraSlots?: ReadonlyMap<string, ModelSlot>;
   metrics: PipelineMetrics;
   /** Per-pixel work (preprocessing, defect regions, the line-scan web map) off the main thread. */
   pixels: PixelWorker;
@@ -111,18 +113,25 @@ function scoreQueued(
   frames: Observable<Frame>,
   frameRegions: boolean,
 ): Observable<ScoredFrame> {
-  const { config, slot, metrics, pixels, hooks = {} } = deps;
+  const { config, metrics, pixels, hooks = {} } = deps;
   const frameIn = (f: Frame) => {
     metrics.framesIn.inc();
     if (f.camera) metrics.cameraTiles.inc({ camera: f.camera });
     hooks.onFrameIn?.();
   };
-  return queue
-    .batches(frames.pipe(tap(frameIn), stampEnqueued()))
-    .pipe(
-      timeInQueue(metrics),
-      scoreFrames(slot, pixels, { minRegionArea: config.pipeline.minRegionArea, frameRegions, onBatchDone: () => queue.ready() }, metrics),
-    );
+  return queue.batches(frames.pipe(tap(frameIn), stampEnqueued())).pipe(
+    timeInQueue(metrics),
+    scoreFrames(
+      (f) => slotOf(deps, f.camera),
+      pixels,
+      { minRegionArea: config.pipeline.minRegionArea, frameRegions, onBatchDone: () => queue.ready() },
+      metrics,
+    ),
+  );
+}
+
+function slotOf(deps: PipelineDeps, camera: string | undefined): ModelSlot {
+  return (camera !== undefined ? deps.cameraSlots?.get(camera) : undefined) ?? deps.slot;
 }
 
 function threshold(slot: ModelSlot): () => number {
@@ -189,7 +198,7 @@ function cameraPipeline(
       toleranceMm: 8 * Math.max(...pitch.values()),
       createWebMap: (camera) =>
         pixels.webMap(cams.geometries.get(camera)!, config.pipeline.minRegionArea, { ...config.linescan, mmPerPixel: pitch.get(camera)! }),
-      threshold: threshold(slot),
+      threshold: (camera) => threshold(slotOf(deps, camera))(),
       cameraState: state,
     }),
   );

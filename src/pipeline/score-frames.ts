@@ -47,12 +47,12 @@ export interface ScoreOptions {
  * still leave in batch order. The main thread does no per-pixel work here.
  */
 export function scoreFrames(
-  slot: ModelSlot,
+  slotFor: (f: Frame) => ModelSlot,
   pixels: PixelWorker,
   opts: ScoreOptions,
   metrics: PipelineMetrics,
 ): OperatorFunction<Frame[], ScoredFrame> {
-  const score = async (frames: Frame[]) => {
+  const scoreWith = async (slot: ModelSlot, frames: Frame[]): Promise<ScoredFrame[]> => {
     const lease = slot.acquire();
     const { model, bankId } = lease.active;
     const { width, height } = model.manifest.input;
@@ -108,6 +108,29 @@ export function scoreFrames(
       return out;
     } finally {
       lease.release();
+    }
+  };
+  // Frames of cameras with their own bank run through that bank's model; the rest of the batch
+  // stays one run. Results keep the batch's order.
+  const score = async (frames: Frame[]): Promise<ScoredFrame[]> => {
+    try {
+      const groups = new Map<ModelSlot, number[]>();
+      frames.forEach((f, i) => {
+        const slot = slotFor(f);
+        groups.set(slot, [...(groups.get(slot) ?? []), i]);
+      });
+      const out = new Array<ScoredFrame>(frames.length);
+      await Promise.all(
+        [...groups].map(async ([slot, at]) => {
+          const scored = await scoreWith(
+            slot,
+            at.map((i) => frames[i]!),
+          );
+          at.forEach((i, j) => (out[i] = scored[j]!));
+        }),
+      );
+      return out;
+    } finally {
       opts.onBatchDone();
     }
   };

@@ -1,6 +1,7 @@
 // The running inspection service: model, broker connection, metrics endpoint and pipeline,
 // started from one validated config, stopped cleanly (drain, flush, offline status). A start
 // that fails part-way closes what it opened, so the process exits by itself.
+import { resolve } from 'node:path';
 import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
 import type { ScoredFrame } from '../core/frame.js';
@@ -50,6 +51,9 @@ export class InspectionService {
   private sparkplug?: SparkplugNode;
   private sinks: ResultSink[] = [];
   private reloader?: BankReloader;
+  /** Cameras with their own bank: a slot, reloader and worker pair per bank file. */
+  private readonly cameraBanks: { slot: ModelSlot; reloader: BankReloader; runtimes: RuntimePair }[] = [];
+  private readonly cameraSlots = new Map<string, ModelSlot>();
   private recipes?: RecipeControl;
   private jobs?: BankJobs;
   /** The file of the bank scoring now. */
@@ -61,13 +65,7 @@ export class InspectionService {
   private finished?: Promise<void>;
   private running = false;
   private failure?: Error;
-  private readonly runtimes = new RuntimePair(
-    () =>
-      new InferenceRuntime({
-        ...(this.config.model.threads ? { intraOpThreads: this.config.model.threads } : {}),
-        executionProviders: providerConfigs(this.config.model.executionProviders, this.config.model.tensorrt),
-      }),
-  );
+  private readonly runtimes = new RuntimePair(() => this.newRuntime());
   /** Session names of successive models stay apart within a worker. */
   private models = 0;
 
@@ -174,6 +172,7 @@ export class InspectionService {
     // The providers the backbone (or the fused frame) actually runs on.
     this.metrics.executionProvider.set({ requested: c.model.executionProviders.join(','), active: first.model.providers.join(',') }, 1);
     this.slot = new ModelSlot(first, (e) => this.log(`releasing a previous bank: ${e.message}`));
+    await this.openCameraBanks(start.path, m);
     let url = c.mqtt.url;
     if (!url) {
       this.broker = await startLocalBroker();
@@ -269,6 +268,7 @@ export class InspectionService {
       {
         config: c,
         slot: this.slot,
+        cameraSlots: this.cameraSlots,
         metrics: this.metrics,
         pixels: this.pixels,
         log: this.log,
@@ -330,14 +330,64 @@ export class InspectionService {
   }
 
   /**
+   * Cameras with their own bank (cameras[].bank): each bank file gets its model, in a worker
+   * pair of its own (a pair holds one model and its reload), and is reloaded when replaced.
+   * A camera whose bank is model.bank's file shares the main model.
+   */
+  private async openCameraBanks(mainPath: string, main: BankManifest): Promise<void> {
+    const c = this.config;
+    const byFile = new Map<string, { ids: string[]; index: number }>();
+    c.cameras.forEach((cam, i) => {
+      if (cam.bank === undefined || resolve(cam.bank) === resolve(mainPath)) return;
+      const entry = byFile.get(resolve(cam.bank));
+      if (entry) entry.ids.push(cam.id);
+      else byFile.set(resolve(cam.bank), { ids: [cam.id], index: i });
+    });
+    for (const [path, { ids, index }] of byFile) {
+      const key = `cameras[${index}].bank`;
+      const bank = await readBank(path, { maxBytes: c.model.maxBankMb * 2 ** 20 }).catch((e: Error) => {
+        throw new StartupError(`${key}: ${e.message}`);
+      });
+      try {
+        requireThreshold(bank.manifest, path);
+      } catch (e) {
+        throw new StartupError(`${key}: ${(e as Error).message}`);
+      }
+      const [w, h] = [bank.manifest.input.width, bank.manifest.input.height];
+      if (w !== main.input.width || h !== main.input.height)
+        throw new StartupError(
+          `${key}: ${path}: its tiles are ${w}x${h}, model.bank's are ${main.input.width}x${main.input.height}; every camera is tiled at one size`,
+        );
+      const runtimes = new RuntimePair(() => this.newRuntime());
+      const slot = new ModelSlot(await this.createModel(bank, bankIdOf(path, bank.checksum), runtimes), (e) =>
+        this.log(`camera ${ids.join(', ')}: releasing a previous bank: ${e.message}`),
+      );
+      const log = (s: string) => this.log(`camera ${ids.join(', ')}: ${s}`);
+      const reloader = new BankReloader({
+        slot,
+        configuredBank: path,
+        maxBankBytes: c.model.maxBankMb * 2 ** 20,
+        createModel: (b, id) => this.createModel(b, id, runtimes),
+        onSwapped: () => {},
+        metrics: this.metrics,
+        log,
+      });
+      reloader.watch(path);
+      this.cameraBanks.push({ slot, reloader, runtimes });
+      for (const id of ids) this.cameraSlots.set(id, slot);
+      log(`own bank ${slot.current.bankId}, threshold ${bank.manifest.calibration.threshold.toFixed(3)}`);
+    }
+  }
+
+  /**
    * A warmed-up model for a bank, in the inference worker the running model does not use: a
    * reload loads beside it without making its batches wait; disposing it releases its sessions.
    */
-  private async createModel(bank: StoredBank, bankId: string): Promise<ActiveModel> {
+  private async createModel(bank: StoredBank, bankId: string, runtimes = this.runtimes): Promise<ActiveModel> {
     const c = this.config;
     const m = bank.manifest;
     const backbone = bankBackbone(m, { backbone: c.model.backbone, modelDir: c.model.modelDir });
-    const { runtime, release } = await this.runtimes.next();
+    const { runtime, release } = await runtimes.next();
     let model: PatchCore | undefined;
     try {
       model = await PatchCore.load(runtime, bank, backbone, {
@@ -355,6 +405,13 @@ export class InspectionService {
       release();
       throw e;
     }
+  }
+
+  private newRuntime(): InferenceRuntime {
+    return new InferenceRuntime({
+      ...(this.config.model.threads ? { intraOpThreads: this.config.model.threads } : {}),
+      executionProviders: providerConfigs(this.config.model.executionProviders, this.config.model.tensorrt),
+    });
   }
 
   private setModelInfo(m: BankManifest, bankId: string, recipe = ''): void {
@@ -460,12 +517,15 @@ export class InspectionService {
   private async release(): Promise<void> {
     this.recipes?.close();
     await this.reloader?.stop();
+    for (const b of this.cameraBanks) await b.reloader.stop();
     const sinks =
       this.sinks.length > 0 ? this.sinks : [this.publisher, this.sparkplug].filter((s): s is NonNullable<typeof s> => s !== undefined);
     await closeSinks(sinks, this.log);
     await this.page?.close();
     await this.slot?.close();
+    for (const b of this.cameraBanks) await b.slot.close();
     await this.runtimes.close();
+    for (const b of this.cameraBanks.splice(0)) await b.runtimes.close();
     await this.pixels?.close();
     await this.http?.close();
     await this.broker?.close();

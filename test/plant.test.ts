@@ -110,12 +110,12 @@ describe('plant infrastructure', () => {
         [...new Set(seqs)].sort((a, b) => a - b),
         Array.from({ length: n }, (_, i) => i),
       );
+      // MQTT keeps order per hop, not across a reconnect of two hops: a result in flight when the
+      // centre went down may come after later ones (CI once saw 18 before 17). The reordering is
+      // bounded by what can be in flight at the cut: mosquitto's window of 20 on each of the two hops.
       const first = seqs.filter((s, i) => seqs.indexOf(s) === i);
-      assert.deepEqual(
-        first,
-        [...first].sort((a, b) => a - b),
-        'first deliveries in order',
-      );
+      const displaced = first.map((s, i) => Math.abs(s - i));
+      assert.ok(Math.max(...displaced) <= 40, `first deliveries out of order by more than two in-flight windows: ${first.join(' ')}`);
       await scada.endAsync();
       await box.stop();
       await central.stop();

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readNpyFloat32 } from '../src/io/npy.js';
 import { InferenceRuntime } from '../src/model/inference-runtime.js';
-import { boundApplies, boundProjection } from '../src/patchcore/knn-bound.js';
+import {
+  BOUND_DIMS,
+  boundApplies,
+  boundProjection,
+  fittedBoundProjection,
+  MIN_CAPTURED,
+  WIDE_BOUND_DIMS,
+  WIDE_BOUND_MIN_ROWS,
+} from '../src/patchcore/knn-bound.js';
 import { KnnScorer, type ScorerOptions } from '../src/patchcore/scorer.js';
 import { seededRandom } from '../src/core/random.js';
 import { sharedPath } from './helpers/shared.js';
@@ -23,6 +31,26 @@ function clustered(rows: number, dim: number, seed: number): Float32Array {
     const latent = Array.from({ length: rank }, (_, i) => c[i]! + gauss());
     for (let d = 0; d < dim; d++) {
       let v = 0.05 * gauss();
+      for (let i = 0; i < rank; i++) v += latent[i]! * mix[i * dim + d]!;
+      out[r * dim + d] = v;
+    }
+  }
+  return out;
+}
+
+/** Rows whose variance spreads over 400 directions (as MobileNetV2's banks): the first 64 hold about 0.7 of it, 256 about 0.95. */
+function spread(rows: number, dim: number, seed: number): Float32Array {
+  const normal = (rand: () => number) => () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const rank = 400;
+  // One set of directions for every call; `seed` draws the rows.
+  const mix = Float32Array.from({ length: rank * dim }, normal(seededRandom(99)));
+  const gauss = normal(seededRandom(seed));
+  const out = new Float32Array(rows * dim);
+  const latent = new Float32Array(rank);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < rank; i++) latent[i] = gauss() / (1 + i / 40);
+    for (let d = 0; d < dim; d++) {
+      let v = 3 + 0.02 * gauss();
       for (let i = 0; i < rank; i++) v += latent[i]! * mix[i * dim + d]!;
       out[r * dim + d] = v;
     }
@@ -113,6 +141,22 @@ describe('bounded exact kNN', () => {
     const bank = e.slice(0, 1200 * dim);
     const queries = e.slice(1200 * dim);
     for (const k of [1, 3]) await compareForms(runtime, bank, queries, dim, k, {});
+  });
+
+  test('a bank too spread for 64 directions gets the wide bound: same neighbours as the full product, most queries settled', async () => {
+    const dim = 1024;
+    const bank = spread(WIDE_BOUND_MIN_ROWS, dim, 5);
+    const narrow = await boundProjection(runtime, bank, dim, BOUND_DIMS, 'bound-narrow');
+    assert.ok(narrow.captured < MIN_CAPTURED, `64 directions capture ${narrow.captured}`);
+    const p = await fittedBoundProjection(runtime, bank, dim, 'bound-fitted');
+    assert.equal(p.dims, WIDE_BOUND_DIMS);
+    assert.ok(p.captured >= MIN_CAPTURED, `${WIDE_BOUND_DIMS} directions capture ${p.captured}`);
+    // Queries: other rows of the same distribution (the nearest row is not the query itself).
+    const { open, queries: n } = await compareForms(runtime, bank, spread(200, dim, 6), dim, 1, {});
+    assert.ok(open < n / 2, `${open} of ${n} queries needed the full product`);
+    // A shorter bank of the same spread keeps the narrow projection (the scorer then takes the full product).
+    const short = await fittedBoundProjection(runtime, bank.subarray(0, (WIDE_BOUND_MIN_ROWS - 1) * dim), dim, 'bound-short');
+    assert.equal(short.dims, BOUND_DIMS);
   });
 
   test('applies to large, wide banks only', () => {

@@ -11,8 +11,7 @@
 //   that does not hold go through the full product. Exact either way.
 import { DataType, encodeModel, GraphBuilder, valueInfo } from '../model/onnx-graph.js';
 import { EMBEDDING_OUTPUT } from './embedding-head.js';
-import type { BoundProjection } from './knn-bound.js';
-import { boundVectors } from './knn-bound.js';
+import { BOUND_DIMS, boundVectors, type BoundProjection } from './knn-bound.js';
 
 // Named like the head's output so backbone -> head -> scorer chain by name.
 export const SCORER_INPUT = EMBEDDING_OUTPUT;
@@ -26,9 +25,13 @@ export const BANK_BLOCK = 32768;
  * Exact distances computed per query beyond k in the bounded form. More candidates settle more
  * queries by the bound but gather more rows; where the full product is cheap (small banks) few
  * pay off. Measured on Magnetic Tile banks (ResNet18, 1024 dims): 1568 rows, 2 extra: 6.5 ms
- * per frame (7 extra: 9.7; full product: 21); 15680 rows, 7 extra: 34 ms (full: 205).
+ * per frame (7 extra: 9.7; full product: 21); 15680 rows, 7 extra: 34 ms (full: 205). A wide
+ * bound (spread banks, knn-bound.ts) is looser: MobileNetV2, 4688 rows, 256 directions: 7
+ * extra leave 19 % of queries open (1.4x the full product), 15 extra 3 % (2.1x), 31 extra 0 %
+ * (1.6x).
  */
-function extraCandidates(rows: number): number {
+function extraCandidates(rows: number, boundDims: number): number {
+  if (boundDims > BOUND_DIMS) return 15;
   return rows < 4096 ? 2 : 7;
 }
 /**
@@ -158,7 +161,7 @@ export interface ScorerGraphOptions {
   block?: number;
   /** Use the bounded form with this projection (from boundProjection). */
   bound?: BoundProjection;
-  /** Exact candidates per query in the bounded form (default k + extraCandidates(rows)). */
+  /** Exact candidates per query in the bounded form (default k + extraCandidates(rows, bound dims)). */
   candidates?: number;
 }
 
@@ -170,7 +173,7 @@ export function buildScorerGraph(bank: Float32Array, dim: number, k: number, opt
   const q = SCORER_INPUT;
   const norms = rowSquaredNorms(bank, dim);
   const block = opts.block ?? BANK_BLOCK;
-  const candidates = Math.max(k, opts.candidates ?? k + extraCandidates(rows));
+  const candidates = Math.max(k, opts.candidates ?? k + extraCandidates(rows, opts.bound?.dims ?? BOUND_DIMS));
   const blocks = bankBlocks(g, bank, dim, block);
   const bounded = opts.bound !== undefined && rows > candidates;
   const [values, indices] =

@@ -2,7 +2,7 @@
 import type { InferenceRuntime } from '../model/inference-runtime.js';
 import type { ProviderConfig } from '../model/provider-fallback.js';
 import { asFloat, floatTensor } from '../model/tensor.js';
-import { boundApplies, boundProjection, MIN_CAPTURED } from './knn-bound.js';
+import { boundApplies, fittedBoundProjection, MIN_CAPTURED } from './knn-bound.js';
 import { buildScorerGraph, SCORER_INPUT, SCORER_OPEN_OUTPUT, SCORER_OUTPUTS, type ScorerGraphOptions } from './scorer-graph.js';
 
 export interface ScorerOptions extends Omit<ScorerGraphOptions, 'bound'> {
@@ -21,7 +21,7 @@ export async function scorerModel(
 ): Promise<Uint8Array> {
   const form = opts.form ?? 'auto';
   const bounded = form === 'bounded' || (form === 'auto' && boundApplies(bank.length / dim, dim));
-  const projection = bounded ? await boundProjection(runtime, bank, dim, undefined, `${session}/bound`) : undefined;
+  const projection = bounded ? await fittedBoundProjection(runtime, bank, dim, `${session}/bound`) : undefined;
   // 'auto' keeps the full product where the bank's variance is too spread for the bound to settle queries.
   const bound = projection && (form === 'bounded' || projection.captured >= MIN_CAPTURED) ? projection : undefined;
   return buildScorerGraph(bank, dim, k, { ...opts, bound });

@@ -130,16 +130,17 @@ export async function boundProjection(
   const acc = new Float64Array(dim);
   for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) acc[d]! += bank[r * dim + d]!;
   for (let d = 0; d < dim; d++) mean[d] = acc[d]! / rows;
-  const step = Math.max(1, Math.floor(rows / SAMPLE_ROWS));
+  // At most SAMPLE_ROWS: the sample is a graph constant, copied by the protobuf and by onnxruntime.
+  const step = Math.max(1, Math.ceil(rows / SAMPLE_ROWS));
   const n = Math.ceil(rows / step);
   const sample = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sample[i * dim + d] = bank[i * step * dim + d]! - mean[d]!;
 
   const g = new GraphBuilder();
-  // The sample is a graph constant: sent once, not with each of the iterations.
-  const sampleT = new Float32Array(dim * n);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sampleT[d * n + i] = sample[i * dim + d]!;
-  g.op('MatMul', [g.floats('sample_t', [dim, n], sampleT), g.op('MatMul', [g.floats('sample', [n, dim], sample), 'v'])], {}, 'sv');
+  // The sample is a graph constant: sent once, not with each of the iterations; S^T (S v) as a
+  // Gemm with transA, so it is held once, not also transposed.
+  const s = g.floats('sample', [n, dim], sample);
+  g.op('Gemm', [s, g.op('MatMul', [s, 'v'])], { transA: 1 }, 'sv');
   await runtime.load(
     session,
     encodeModel(

@@ -44,10 +44,10 @@ interface Measured {
   mainMsPerTile: number;
 }
 
-async function measure(bank: string, camera: WebCamera, tileRows: number): Promise<Measured> {
+async function measure(bank: string, camera: WebCamera, tileRows: number, batchSize: number | 'row' = 1): Promise<Measured> {
   // One more row than measured: the first row warms up (and the steady window starts after it).
   const lines = (tileRows + 1) * 192 + 32;
-  const { results, mainBusyMs } = await stream(bank, lines, 0, camera);
+  const { results, mainBusyMs } = await stream(bank, lines, 0, camera, batchSize);
   const rows = new Map<number, number>();
   for (const { f } of results) rows.set(f.position.tileRow!, f.position.line!);
   const tilesPerRow = results.filter(({ f }) => f.position.tileRow === 0).length;
@@ -65,6 +65,34 @@ async function measure(bank: string, camera: WebCamera, tileRows: number): Promi
     stages,
     mainMsPerTile: mainBusyMs / results.length,
   };
+}
+
+const ROW_BATCH_ROUNDS = 3;
+
+/** One inference call per web row (pipeline.batchSize 'row') against one tile a call, in interleaved runs. */
+async function rowBatches(bank: string, camera: WebCamera, tileRows: number, name: string): Promise<BenchRow[]> {
+  const one: Measured[] = [];
+  const row: Measured[] = [];
+  for (let round = 0; round < ROW_BATCH_ROUNDS; round++) {
+    one.push(await measure(bank, camera, tileRows, 1));
+    row.push(await measure(bank, camera, tileRows, 'row'));
+  }
+  const rate = (ms: Measured[]) => median(ms.map((m) => m.tilesPerSecond));
+  const main = (ms: Measured[]) => median(ms.map((m) => m.mainMsPerTile));
+  const list = (ms: Measured[]) => ms.map((m) => m.tilesPerSecond.toFixed(1)).join(', ');
+  const what = `batch 'row' (${row[0]!.tilesPerRow} tiles a call) / batch 1`;
+  return [
+    {
+      name: `${name}: ${what}: tiles/s, medians of ${ROW_BATCH_ROUNDS} interleaved runs`,
+      value: rate(row) / rate(one),
+      unit: `ratio ('row' ${rate(row).toFixed(1)} tiles/s: ${list(row)}; batch 1 ${rate(one).toFixed(1)}: ${list(one)})`,
+    },
+    {
+      name: `${name}: ${what}: main thread busy per tile`,
+      value: main(row) / main(one),
+      unit: `ratio ('row' ${main(row).toFixed(2)} ms, batch 1 ${main(one).toFixed(2)} ms)`,
+    },
+  ];
 }
 
 /** The simulated camera's own work per tile (rendering the web on the main thread): a real camera's driver hands over a buffer. */
@@ -139,6 +167,7 @@ export async function lineScanBenchmark(onRow: (r: BenchRow) => void): Promise<B
       row({ name: `${name}: limiting stage: ${limit}`, value: 1000 / m.tilesPerSecond, unit: 'ms per tile, all stages overlapped' });
       const j = jetsonEstimate(b.arch, bank.manifest, m, render);
       const jLines = (j.tilesPerSecond / m.tilesPerRow) * m.rowStride;
+      if (b.arch === 'mobilenetv2' && camera.width === 4096) for (const r of await rowBatches(bank.path, camera, b.tileRows, name)) row(r);
       row({
         name: `${name}: ESTIMATE for a Jetson (GPU ${j.gpuMs.toFixed(2)} ms/tile: backbone + kNN scaled from published Xavier NX times; CPU ${j.cpuMs.toFixed(1)} ms/tile: this box's busier CPU thread x ${JETSON_CPU_SLOWDOWN})`,
         value: mPerMin(jLines, camera.mmPerPixel),

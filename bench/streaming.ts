@@ -45,7 +45,13 @@ interface StreamRun {
 }
 
 /** One run of the service on the synthetic web; `pages` operator pages watch it (reading everything they get). */
-export async function stream(bank: string, lines: number, pages = 0, camera = DEMO_CAMERA): Promise<StreamRun> {
+export async function stream(
+  bank: string,
+  lines: number,
+  pages = 0,
+  camera = DEMO_CAMERA,
+  batchSize: number | 'row' = 1,
+): Promise<StreamRun> {
   const results: { at: number; f: ScoredFrame }[] = [];
   const d = defaultConfig();
   const config = {
@@ -61,7 +67,7 @@ export async function stream(bank: string, lines: number, pages = 0, camera = DE
     },
     linescan: { ...d.linescan, mmPerLine: camera.mmPerPixel, mmPerPixel: camera.mmPerPixel },
     model: { ...d.model, bank, modelDir: modelDir() },
-    pipeline: { ...d.pipeline, queuePolicy: 'block' as const },
+    pipeline: { ...d.pipeline, queuePolicy: 'block' as const, batchSize },
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
     ui: { ...d.ui, enabled: pages > 0, port: 0, dataDir: mkdtempSync(join(tmpdir(), 'patchline-bench-ui-')) },
   };

@@ -35,7 +35,7 @@ describe('config', () => {
     assert.throws(
       () => loadConfig(f),
       (e: Error) =>
-        /bad\.yaml: pipeline\.batchSize: .*expected number/.test(e.message) &&
+        /bad\.yaml: pipeline\.batchSize: expected a whole number of frames \(1 or more\) or 'row', got "many"/.test(e.message) &&
         /bad\.yaml: pipeline: unknown key\(s\) 'queuPolicy'/.test(e.message) &&
         /bad\.yaml: mqtt\.qos/.test(e.message),
     );
@@ -44,6 +44,11 @@ describe('config', () => {
     assert.throws(() => loadConfig(join(dir, 'broken.yaml')), /broken\.yaml: not valid YAML/);
     assert.throws(() => loadConfig(undefined, ['pipeline.batchSize=0']), /pipeline\.batchSize: Too small.*after --set/);
     assert.equal(loadConfig(undefined, ['pipeline.batchSize=8', 'mqtt.url=mqtt://b:1883']).pipeline.batchSize, 8);
+    assert.equal(loadConfig(undefined, ['pipeline.batchSize=row']).pipeline.batchSize, 'row');
+    assert.throws(
+      () => loadConfig(undefined, ['pipeline.batchSize=row', 'source.type=folder', 'source.path=/x']),
+      /pipeline\.batchSize: 'row' batches the tiles of a line-scan web row, but source\.type 'folder' is not tiled/,
+    );
     // Timers hold at most 2^31-1 ms; a prototype key must not reach Object.prototype.
     assert.throws(() => loadConfig(undefined, ['pipeline.drainTimeoutMs=3000000000']), /pipeline\.drainTimeoutMs: Too big/);
     assert.throws(() => loadConfig(undefined, ['source.type=folder', 'source.path=/x', 'source.pollMs=3e9']), /source\.pollMs: Too big/);

@@ -42,6 +42,42 @@ describe('FrameQueue', () => {
     });
   });
 
+  test('endsBatch: a batch ends after a row-ending frame, also when rows queue up behind a busy consumer', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      // Capitals end a row; no size limit, so only row ends (and the timeout) cut batches.
+      const q = new FrameQueue<string>(
+        { capacity: 20, policy: 'block', maxBatch: Infinity, maxWaitMs: 50, endsBatch: (f) => f === f.toUpperCase() },
+        {},
+      );
+      const src = cold('(abC)-(deF)(ghI)|');
+      // The first row leaves at 0; rows two and three arrive while it is in inference (10 ms),
+      // and leave one at a time, never mixed.
+      const out = q.batches(src).pipe(
+        concatMap((b) =>
+          of(b).pipe(
+            delay(10),
+            tap(() => q.ready()),
+          ),
+        ),
+      );
+      expectObservable(out).toBe('----------x---------y---------(z|)', { x: ['a', 'b', 'C'], y: ['d', 'e', 'F'], z: ['g', 'h', 'I'] });
+    });
+  });
+
+  test('endsBatch with maxBatch: a row wider than maxBatch goes in full batches, its tail on its own', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const q = new FrameQueue<string>({
+        capacity: 20,
+        policy: 'block',
+        maxBatch: 2,
+        maxWaitMs: 50,
+        endsBatch: (f) => f === f.toUpperCase(),
+      });
+      const out = q.batches(cold('(abC)----(dE)|')).pipe(tap(() => q.ready()));
+      expectObservable(out).toBe('(xy)-----z---|', { x: ['a', 'b'], y: ['C'], z: ['d', 'E'] });
+    });
+  });
+
   test('drops are reported', () => {
     const dropped: string[] = [];
     scheduler().run(({ cold, expectObservable }) => {

@@ -6,6 +6,10 @@ import { SyntheticWeb } from '../src/linescan/synthetic-web.js';
 import type { LineChunk } from '../src/core/frame.js';
 import { WebMapMerger } from '../src/linescan/web-map.js';
 import { tileColumns, WebTiler, type TileGeometry } from '../src/linescan/web-tiler.js';
+import { firstValueFrom, from, toArray } from 'rxjs';
+import { defaultConfig } from '../src/config/load.js';
+import { maxBatchFrames, UNKNOWN_ROW_TILES } from '../src/pipeline/batch-size.js';
+import { tileWeb } from '../src/pipeline/tile-web.js';
 
 const g: TileGeometry = { webWidth: 300, tileWidth: 128, tileHeight: 128, overlap: 32 };
 
@@ -95,6 +99,39 @@ describe('line-scan tiling', () => {
 
   test('a defect-free web reports nothing; merged maps have no seams', () => {
     assert.deepEqual(run([], 64).regions, []);
+  });
+
+  test("the last tile of each row is marked (batchSize 'row' cuts there), and a row's tiles bound the batch", async () => {
+    const web = new SyntheticWeb({ width: g.webWidth, seed: 3, defectEvery: 0 });
+    const frames = await firstValueFrom(
+      from(chunks(web, 500, 70)).pipe(tileWeb({ ...g }, { onBadChunk: () => assert.fail('bad chunk'), onLines: () => {} }), toArray()),
+    );
+    const across = tileColumns(g).length;
+    assert.equal(frames.length % across, 0);
+    assert.deepEqual(
+      frames.map((f) => f.position.endsRow === true),
+      frames.map((f) => f.position.tileCol === across - 1),
+    );
+    assert.ok(frames.some((f) => f.position.endsRow));
+
+    const d = defaultConfig();
+    const tile = { width: 224, height: 224 };
+    const row = { ...d.pipeline, batchSize: 'row' as const };
+    // 448 px, tiles of 224 with 32 px overlap: columns at 0, 192, 224.
+    assert.equal(
+      maxBatchFrames({ ...d, pipeline: row, source: { ...d.source, type: 'synthetic-web', width: 448 } as typeof d.source }, tile),
+      3,
+    );
+    const cams = [448, 1000].map((widthPx, i) => ({ id: `c${i}`, offsetMm: i * 40, widthPx }));
+    assert.equal(
+      maxBatchFrames({ ...d, pipeline: row, cameras: cams as typeof d.cameras }, tile),
+      tileColumns({ webWidth: 1000, tileWidth: 224, tileHeight: 224, overlap: 32 }).length,
+    );
+    assert.equal(
+      maxBatchFrames({ ...d, pipeline: row, source: { type: 'capture', device: 0 } as unknown as typeof d.source }, tile),
+      UNKNOWN_ROW_TILES,
+    );
+    assert.equal(maxBatchFrames({ ...d, pipeline: { ...d.pipeline, batchSize: 4 } }, tile), 4);
   });
 
   test('lost lines are detected', () => {

@@ -188,12 +188,12 @@ export const configSchema = z
     pipeline: z
       .object({
         batchSize: z
-          .number()
-          .int()
-          .min(1)
+          .union([z.number().int().min(1), z.literal('row')], {
+            error: (i) => `expected a whole number of frames (1 or more) or 'row', got ${JSON.stringify(i.input)}`,
+          })
           .default(1)
           .describe(
-            'frames per inference call, at most: on a CPU 1 is as fast as 4 and needs far less memory (WRN50: 630 vs 860 MB peak); GPUs gain from 4-8',
+            "frames per inference call, at most: on a CPU 1 is as fast as 4 and needs far less memory (WRN50: 630 vs 860 MB peak); GPUs gain from 4-8. 'row' (line-scan): the tiles of one web row together, one call a row",
           ),
         batchTimeoutMs: ms(0).default(50).describe('send a smaller batch after this long'),
         batchesInFlight: z
@@ -397,6 +397,12 @@ export const configSchema = z
       });
     if (c.model.recipe !== undefined && c.model.bank !== undefined)
       ctx.addIssue({ code: 'custom', path: ['model', 'bank'], message: 'set model.bank or model.recipe, not both' });
+    if (c.pipeline.batchSize === 'row' && c.cameras.length === 0 && !(c.linescan.enabled ?? c.source.type === 'synthetic-web'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pipeline', 'batchSize'],
+        message: `'row' batches the tiles of a line-scan web row, but source.type '${c.source.type}' is not tiled (set linescan.enabled or a number)`,
+      });
     c.cameras.forEach((cam, i) => {
       if (!(cam.mmPerPixel ?? c.linescan.mmPerPixel > 0))
         ctx.addIssue({

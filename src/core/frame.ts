@@ -13,6 +13,8 @@ export interface FramePosition {
   /** Line-scan: tile row and column in the tiling. */
   tileRow?: number;
   tileCol?: number;
+  /** Line-scan: the last tile of its row (batchSize 'row' cuts batches after it). */
+  endsRow?: boolean;
 }
 
 export interface Frame {

@@ -1,15 +1,20 @@
 // The bounded queue between the source and inference, and the batcher: a batch leaves when
-// inference has room (fewer than `maxInFlight` batches out) and either `maxBatch` frames wait or the oldest has waited `maxWaitMs`.
+// inference has room (fewer than `maxInFlight` batches out) and either `maxBatch` frames wait, a
+// frame that ends a batch (`endsBatch`: the last tile of a web row) waits, or the oldest has
+// waited `maxWaitMs`.
 // When full, 'drop-oldest' drops (and reports) the oldest frame; 'block' makes the source wait
 // (its `flow.room()` resolves only when there is room).
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Flow } from '../core/flow.js';
 
-export interface QueueOptions {
+export interface QueueOptions<T> {
   capacity: number;
   policy: 'drop-oldest' | 'block';
+  /** Frames per batch, at most (Infinity: only `endsBatch` and `maxWaitMs` cut batches). */
   maxBatch: number;
   maxWaitMs: number;
+  /** A batch ends after such a frame (and holds no frame after it). */
+  endsBatch?: (item: T) => boolean;
   /** Batches handed downstream and not yet ready() (2: the next is prepared while one runs). */
   maxInFlight?: number;
 }
@@ -26,7 +31,7 @@ export class FrameQueue<T> {
   private kick: (() => void) | undefined;
 
   constructor(
-    private readonly opts: QueueOptions,
+    private readonly opts: QueueOptions<T>,
     private readonly hooks: QueueHooks<T> = {},
     private readonly scheduler: SchedulerLike = asyncScheduler,
   ) {}
@@ -68,9 +73,12 @@ export class FrameQueue<T> {
         }
         if (this.inFlight >= (this.opts.maxInFlight ?? 1)) return;
         const age = this.scheduler.now() - this.items[0]!.at;
-        if (this.items.length >= this.opts.maxBatch || age >= this.opts.maxWaitMs || completed) {
+        const { endsBatch } = this.opts;
+        const end = endsBatch ? this.items.findIndex((e) => endsBatch(e.item)) : -1;
+        const size = Math.min(this.opts.maxBatch, end >= 0 ? end + 1 : Infinity);
+        if (this.items.length >= size || age >= this.opts.maxWaitMs || completed) {
           this.inFlight++;
-          const batch = this.items.splice(0, this.opts.maxBatch).map((e) => e.item);
+          const batch = this.items.splice(0, Math.min(size, this.items.length)).map((e) => e.item);
           this.hooks.onDepth?.(this.items.length);
           this.released();
           subscriber.next(batch);

@@ -15,6 +15,7 @@ import type { TileGeometry } from '../linescan/web-tiler.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { ModelSlot } from './active-model.js';
 import { cameraFrames } from './camera-frames.js';
+import { maxBatchFrames } from './batch-size.js';
 import { FrameQueue } from './frame-queue.js';
 import { frameStream } from './frame-stream.js';
 import { mergeCameraWebs } from './merge-camera-webs.js';
@@ -50,12 +51,15 @@ export interface Pipeline {
 
 export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): Pipeline {
   const { config, slot, metrics, pixels, log, hooks = {} } = deps;
+  // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
+  const tile = slot.current.model.manifest.input;
   const queue = new FrameQueue<Frame>(
     {
       capacity: config.pipeline.queueSize,
       policy: config.pipeline.queuePolicy,
-      maxBatch: config.pipeline.batchSize,
+      maxBatch: maxBatchFrames(config, tile),
       maxWaitMs: config.pipeline.batchTimeoutMs,
+      ...(config.pipeline.batchSize === 'row' ? { endsBatch: (f: Frame) => f.position.endsRow === true } : {}),
       maxInFlight: config.pipeline.batchesInFlight,
     },
     {
@@ -83,13 +87,11 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
     },
   };
   metrics.sourceUp.set(1);
-  const tile = slot.current.model.manifest.input;
   const badChunk = (chunk: LineChunk, e: Error, camera?: string) => {
     metrics.framesDropped.inc({ reason: 'bad_frame' });
     log(`${camera ? `camera ${camera}: ` : ''}line chunk ${chunk.seq}: ${e.message}`);
   };
   if (config.cameras.length > 0) return cameraPipeline(deps, stop$, queue, events, badChunk);
-  // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
   const { frames, geometry, web } = frameStream(config, tile, queue.flow, events, stop$, {
     onBadChunk: (chunk, e) => badChunk(chunk, e),
     onLines: (n) => metrics.linesIn.inc(n),

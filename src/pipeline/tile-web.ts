@@ -33,7 +33,7 @@ export function tileWeb(
           seq: seq++,
           timestamp: t.timestamp,
           image: t.image,
-          position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col },
+          position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col, endsRow: t.col === tiler!.columnCount - 1 },
           latency: {},
         }));
       }),

@@ -14,6 +14,7 @@ import { bindingInfo, providerConfigs } from '../model/providers.js';
 import { readBank, requireThreshold, type BankManifest, type StoredBank } from '../patchcore/bank-file.js';
 import { bankBackbone, PatchCore } from '../patchcore/patchcore.js';
 import { ModelSlot, type ActiveModel } from '../pipeline/active-model.js';
+import { maxBatchFrames } from '../pipeline/batch-size.js';
 import { buildPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { PixelWorker } from '../pipeline/pixel-worker-client.js';
 import { MqttPublisher } from '../publish/mqtt-publisher.js';
@@ -394,7 +395,7 @@ export class InspectionService {
         prefix: `model${this.models++}`,
         fused: c.model.fused,
         maps: 'graph',
-        maxBatch: c.pipeline.batchSize,
+        maxBatch: maxBatchFrames(c, m.input),
       });
       // Warm-up: the first real frame should not pay for lazy initialisation.
       await model.predict({ data: new Float32Array(3 * m.input.width * m.input.height), dims: [1, 3, m.input.height, m.input.width] });

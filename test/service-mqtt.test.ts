@@ -79,12 +79,14 @@ function metricValue(text: string, name: string): number {
 describe('inspection service with mosquitto', { skip: !haveModel }, () => {
   const ctx = useWebBankAndBroker(models);
 
-  test('results arrive complete and in order; documented metrics are exported; status goes offline on stop', async () => {
+  test("results arrive complete and in order, a web row a call (batchSize 'row'); documented metrics are exported; status goes offline on stop", async () => {
     const sub = await subscribe(ctx.broker.url);
     const logged: string[] = [];
     const resultsFile = join(mkdtempSync(join(tmpdir(), 'patchline-results-')), 'results.jsonl');
     const c = await config(ctx.bank, ctx.broker.url, 1200, 0);
-    const service = new InspectionService({ ...c, output: { resultsFile } }, (s) => logged.push(s));
+    const service = new InspectionService({ ...c, pipeline: { ...c.pipeline, batchSize: 'row' }, output: { resultsFile } }, (s) =>
+      logged.push(s),
+    );
     await service.start();
     // This onnxruntime is CPU-only: TensorRT and CUDA are skipped with a warning and a metric label.
     assert.ok(
@@ -98,12 +100,15 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     const midRun = await scrape(service.metricsUrl!);
     assert.match(midRun, /patchline_execution_provider_info\{requested="tensorrt,cuda,cpu",active="cpu"\} 1/);
     await service.done();
+    const end = await scrape(service.metricsUrl!);
     await service.stop();
     await new Promise((r) => setTimeout(r, 300));
     await sub.client.endAsync();
     const n = service.stats.framesOut;
-    // 1200 lines: tile rows at 0, 192, ..., 960 (6 rows) x 3 columns.
+    // 1200 lines: tile rows at 0, 192, ..., 960 (6 rows) x 3 columns, one inference call a row.
     assert.equal(n, 18);
+    assert.match(end, /^patchline_batch_size_sum 18$/m);
+    assert.match(end, /^patchline_batch_size_count 6$/m);
     assert.deepEqual(
       sub.seqs,
       Array.from({ length: n }, (_, i) => i),

@@ -109,10 +109,10 @@ describe('line-scan tiling', () => {
     const across = tileColumns(g).length;
     assert.equal(frames.length % across, 0);
     assert.deepEqual(
-      frames.map((f) => f.position.endsRow === true),
+      frames.map((f) => f.endsRow === true),
       frames.map((f) => f.position.tileCol === across - 1),
     );
-    assert.ok(frames.some((f) => f.position.endsRow));
+    assert.ok(frames.some((f) => f.endsRow));
 
     const d = defaultConfig();
     const tile = { width: 224, height: 224 };

@@ -13,8 +13,6 @@ export interface FramePosition {
   /** Line-scan: tile row and column in the tiling. */
   tileRow?: number;
   tileCol?: number;
-  /** Line-scan: the last tile of its row (batchSize 'row' cuts batches after it). */
-  endsRow?: boolean;
 }
 
 export interface Frame {
@@ -26,6 +24,8 @@ export interface Frame {
   timestamp: number;
   image: Image8;
   position: FramePosition;
+  /** Line-scan: the last tile of its web row (batchSize 'row' cuts batches after it). */
+  endsRow?: boolean;
   /** Stage name -> milliseconds spent. */
   latency: Record<string, number>;
 }

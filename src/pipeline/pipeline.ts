@@ -59,7 +59,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
       policy: config.pipeline.queuePolicy,
       maxBatch: maxBatchFrames(config, tile),
       maxWaitMs: config.pipeline.batchTimeoutMs,
-      ...(config.pipeline.batchSize === 'row' ? { endsBatch: (f: Frame) => f.position.endsRow === true } : {}),
+      ...(config.pipeline.batchSize === 'row' ? { endsBatch: (f: Frame) => f.endsRow === true } : {}),
       maxInFlight: config.pipeline.batchesInFlight,
     },
     {

@@ -29,11 +29,13 @@ export function tileWeb(
           offset = chunk.firstLine;
           tiles = tiler.push({ ...chunk, firstLine: 0 });
         }
+        const lastCol = tiler.columnCount - 1;
         return tiles.map((t): Frame => ({
           seq: seq++,
           timestamp: t.timestamp,
           image: t.image,
-          position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col, endsRow: t.col === tiler!.columnCount - 1 },
+          position: { line: t.line + offset, x: t.x, tileRow: t.row, tileCol: t.col },
+          endsRow: t.col === lastCol,
           latency: {},
         }));
       }),

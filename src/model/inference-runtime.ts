@@ -31,25 +31,14 @@ export class InferenceRuntime {
    * whole buffer (fresh encodes) are moved to the worker, not copied: models can carry a memory
    * bank or coreset points of hundreds of MB.
    */
-  /**
-   * `providers`: this session's providers instead of the runtime's (model/providers.ts
-   * sessionProviders); `prepack: false`: no packed copy of its constant weights.
-   */
-  async load(
-    name: string,
-    model: Uint8Array | string,
-    opts: { providers?: ProviderConfig[]; prepack?: boolean } = {},
-  ): Promise<LoadedSession> {
+  /** `providers`: this session's providers instead of the runtime's (model/providers.ts sessionProviders). */
+  async load(name: string, model: Uint8Array | string, opts: { providers?: ProviderConfig[] } = {}): Promise<LoadedSession> {
     const owned =
       typeof model !== 'string' &&
       model.byteOffset === 0 &&
       model.byteLength === model.buffer.byteLength &&
       model.buffer instanceof ArrayBuffer;
-    const options = {
-      ...this.options,
-      ...(opts.providers ? { executionProviders: opts.providers } : {}),
-      ...(opts.prepack === false ? { prepack: false } : {}),
-    };
+    const options = opts.providers ? { ...this.options, executionProviders: opts.providers } : this.options;
     const loaded = await this.client.request<LoadResult>(
       { type: 'load', name, model, options },
       owned ? [model.buffer as ArrayBuffer] : [],

@@ -53,7 +53,7 @@ const supported = (() => {
   return list ? new Set(list.map((b) => b.name)) : undefined;
 })();
 
-function createSession(model: Uint8Array | string, threads: number, wanted: ProviderConfig[], prepack: boolean) {
+function createSession(model: Uint8Array | string, threads: number, wanted: ProviderConfig[]) {
   return createWithFallback(wanted, supported, (providers) => {
     // No spin-waiting between operators: the main thread decodes and preprocesses the next
     // batch meanwhile, and spinning threads took its core (ResNet18 stream, 1 % bank:
@@ -63,7 +63,7 @@ function createSession(model: Uint8Array | string, threads: number, wanted: Prov
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionProviders: providers as ort.InferenceSession.ExecutionProviderConfig[],
-      extra: { session: { intra_op: { allow_spinning: '0' }, ...(prepack ? {} : { disable_prepacking: '1' }) } },
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
     return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
   });
@@ -73,12 +73,7 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<unknown> {
   switch (msg.type) {
     case 'load': {
       const old = sessions.get(msg.name);
-      const { session, providers, fallbacks } = await createSession(
-        msg.model,
-        msg.options.intraOpThreads,
-        msg.options.executionProviders,
-        msg.options.prepack ?? true,
-      );
+      const { session, providers, fallbacks } = await createSession(msg.model, msg.options.intraOpThreads, msg.options.executionProviders);
       sessions.set(msg.name, session);
       await old?.release();
       return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers, fallbacks } satisfies LoadResult;

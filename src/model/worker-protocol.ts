@@ -7,11 +7,6 @@ export interface SessionOptions {
   intraOpThreads: number;
   /** onnxruntime execution providers in order of preference, e.g. ['cpu']. */
   executionProviders: ProviderConfig[];
-  /**
-   * false: onnxruntime keeps constant weights as they are instead of also holding a copy packed
-   * for its GEMM kernels (a kNN scorer's bank: one copy of it less in memory).
-   */
-  prepack?: boolean;
 }
 
 export type WorkerRequest =

@@ -37,12 +37,7 @@ export async function loadScorer(
   opts: ScorerOptions & { providers?: ProviderConfig[] } = {},
 ): Promise<void> {
   const { providers, ...form } = opts;
-  // No packed copy of the bank next to onnxruntime's own: MobileNetV2 10 % bank (15,680 rows),
-  // one frame, interleaved: 61-68 ms a frame either way, 62-76 MB less resident after loading.
-  await runtime.load(session, await scorerModel(runtime, bank, dim, k, form, session), {
-    ...(providers ? { providers } : {}),
-    prepack: false,
-  });
+  await runtime.load(session, await scorerModel(runtime, bank, dim, k, form, session), providers ? { providers } : {});
 }
 
 export interface PatchScores {

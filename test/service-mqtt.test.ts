@@ -144,6 +144,33 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
     for (const name of used) assert.ok(documented.includes(name), `${name} is used by deploy/monitoring but not in docs/metrics.md`);
   });
 
+  test("a 4096-px web at a rate inference keeps up with loses no tile with the default queue: a row's 22 tiles arrive at once", async () => {
+    const logged: string[] = [];
+    const c = await config(ctx.bank, ctx.broker.url, 1000, 200);
+    assert.equal(c.pipeline.queueSize, 16);
+    assert.equal(c.pipeline.queuePolicy, 'drop-oldest');
+    const service = new InspectionService(
+      {
+        ...c,
+        source: { type: 'synthetic-web', width: 4096, linesPerChunk: 64, linesPerSecond: 200, seed: 1, defectEvery: 700, lines: 1000 },
+        mqtt: { ...c.mqtt, heatmap: { ...c.mqtt.heatmap, enabled: false } },
+      },
+      (s) => logged.push(s),
+    );
+    await service.start();
+    await service.done();
+    const text = await scrape(service.metricsUrl!);
+    await service.stop();
+    // 1000 lines: tile rows at 0, 192, ..., 768 (5 rows) x 22 columns, at 200 lines/s (a third of
+    // what this box scores); a queue of 16 dropped 18 % of such tiles.
+    assert.equal(service.stats.framesOut, 110);
+    assert.doesNotMatch(text, /^patchline_frames_dropped_total\{reason="queue_full"\} [1-9]/m);
+    assert.ok(
+      logged.some((l) => /queue: holds 44 tiles, two web rows/.test(l)),
+      logged.join('\n'),
+    );
+  });
+
   test('a 10 s broker outage mid-stream loses no result and keeps the order; the queue metric shows it', async () => {
     const sub = await subscribe(ctx.broker.url);
     const service = new InspectionService(await config(ctx.bank, ctx.broker.url, 2100, 120), () => {});

@@ -8,7 +8,7 @@ import { WebMapMerger } from '../src/linescan/web-map.js';
 import { tileColumns, WebTiler, type TileGeometry } from '../src/linescan/web-tiler.js';
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { defaultConfig } from '../src/config/load.js';
-import { maxBatchFrames, UNKNOWN_ROW_TILES } from '../src/pipeline/batch-size.js';
+import { maxBatchFrames, queueCapacity, UNKNOWN_ROW_TILES } from '../src/pipeline/batch-size.js';
 import { tileWeb } from '../src/pipeline/tile-web.js';
 
 const g: TileGeometry = { webWidth: 300, tileWidth: 128, tileHeight: 128, overlap: 32 };
@@ -132,6 +132,15 @@ describe('line-scan tiling', () => {
       UNKNOWN_ROW_TILES,
     );
     assert.equal(maxBatchFrames({ ...d, pipeline: { ...d.pipeline, batchSize: 4 } }, tile), 4);
+    // The queue holds two rows of every camera, or pipeline.queueSize where that is more.
+    const wide = { ...d, source: { ...d.source, type: 'synthetic-web', width: 4096 } as typeof d.source };
+    assert.equal(queueCapacity(wide, tile), 44);
+    assert.equal(queueCapacity({ ...wide, pipeline: { ...d.pipeline, queueSize: 64 } }, tile), 64);
+    assert.equal(
+      queueCapacity({ ...d, cameras: cams as typeof d.cameras }, tile),
+      2 * 2 * tileColumns({ webWidth: 1000, tileWidth: 224, tileHeight: 224, overlap: 32 }).length,
+    );
+    assert.equal(queueCapacity({ ...d, source: { type: 'capture', device: 0 } as unknown as typeof d.source }, tile), d.pipeline.queueSize);
   });
 
   test('lost lines are detected', () => {

@@ -205,7 +205,12 @@ export const configSchema = z
           .describe(
             'batches handed to inference at once: with 2, the next batch is decoded and preprocessed while one runs (1: strictly one after another)',
           ),
-        queueSize: z.number().int().min(1).default(16).describe('frames waiting for inference, at most'),
+        queueSize: z
+          .number()
+          .int()
+          .min(1)
+          .default(16)
+          .describe("frames waiting for inference, at most (line-scan: at least two web rows' tiles, which arrive at once)"),
         queuePolicy: z
           .enum(['drop-oldest', 'block'])
           .default('drop-oldest')

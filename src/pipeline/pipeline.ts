@@ -15,7 +15,7 @@ import type { TileGeometry } from '../linescan/web-tiler.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { ModelSlot } from './active-model.js';
 import { cameraFrames } from './camera-frames.js';
-import { maxBatchFrames } from './batch-size.js';
+import { maxBatchFrames, queueCapacity } from './batch-size.js';
 import { FrameQueue } from './frame-queue.js';
 import { frameStream } from './frame-stream.js';
 import { mergeCameraWebs } from './merge-camera-webs.js';
@@ -53,9 +53,14 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
   const { config, slot, metrics, pixels, log, hooks = {} } = deps;
   // Tiles have the model's input size; a reloaded bank must keep it (checked on reload).
   const tile = slot.current.model.manifest.input;
+  const capacity = queueCapacity(config, tile);
+  if (capacity > config.pipeline.queueSize)
+    log(
+      `queue: holds ${capacity} tiles, two web rows (pipeline.queueSize ${config.pipeline.queueSize} is less: a row's tiles arrive at once)`,
+    );
   const queue = new FrameQueue<Frame>(
     {
-      capacity: config.pipeline.queueSize,
+      capacity,
       policy: config.pipeline.queuePolicy,
       maxBatch: maxBatchFrames(config, tile),
       maxWaitMs: config.pipeline.batchTimeoutMs,

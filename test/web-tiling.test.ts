@@ -136,6 +136,8 @@ describe('line-scan tiling', () => {
     const wide = { ...d, source: { ...d.source, type: 'synthetic-web', width: 4096 } as typeof d.source };
     assert.equal(queueCapacity(wide, tile), 44);
     assert.equal(queueCapacity({ ...wide, pipeline: { ...d.pipeline, queueSize: 64 } }, tile), 64);
+    // 'block' loses nothing to a short queue: the source waits.
+    assert.equal(queueCapacity({ ...wide, pipeline: { ...d.pipeline, queuePolicy: 'block' } }, tile), d.pipeline.queueSize);
     assert.equal(
       queueCapacity({ ...d, cameras: cams as typeof d.cameras }, tile),
       2 * 2 * tileColumns({ webWidth: 1000, tileWidth: 224, tileHeight: 224, overlap: 32 }).length,

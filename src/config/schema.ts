@@ -210,7 +210,9 @@ export const configSchema = z
           .int()
           .min(1)
           .default(16)
-          .describe("frames waiting for inference, at most (line-scan: at least two web rows' tiles, which arrive at once)"),
+          .describe(
+            "frames waiting for inference, at most (line-scan with drop-oldest: at least two web rows' tiles, which arrive at once)",
+          ),
         queuePolicy: z
           .enum(['drop-oldest', 'block'])
           .default('drop-oldest')

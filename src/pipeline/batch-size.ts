@@ -26,12 +26,14 @@ export function maxBatchFrames(config: SizingConfig, tile: { width: number; heig
 }
 
 /**
- * Frames the queue holds: pipeline.queueSize, but at least two web rows (every camera's, with
- * several): a row's tiles arrive at once, and a queue shorter than a row drops tiles of every row
- * even where inference keeps up on average (4096 px, 22 tiles a row, queueSize 16, 300 lines/s:
- * 32 of 176 tiles dropped).
+ * Frames the queue holds: pipeline.queueSize, but with drop-oldest at least two web rows (every
+ * camera's, with several): a row's tiles arrive at once, and a queue shorter than a row drops
+ * tiles of every row even where inference keeps up on average (4096 px, 22 tiles a row,
+ * queueSize 16, 300 lines/s: 32 of 176 tiles dropped). With 'block' a row only makes the source
+ * wait.
  */
 export function queueCapacity(config: SizingConfig, tile: { width: number; height: number }): number {
+  if (config.pipeline.queuePolicy === 'block') return config.pipeline.queueSize;
   const row = rowTiles(config, tile) ?? 0;
   const cameras = Math.max(1, config.cameras.length);
   return Math.max(config.pipeline.queueSize, 2 * row * cameras);

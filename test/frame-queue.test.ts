@@ -2,12 +2,22 @@
 // the consumer.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { concatMap, delay, of, tap } from 'rxjs';
+import { concatMap, delay, of, tap, type OperatorFunction } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { FrameQueue } from '../src/pipeline/frame-queue.js';
 
 function scheduler() {
   return new TestScheduler((a, b) => assert.deepEqual(a, b));
+}
+
+/** A consumer that takes `ms` per batch, then tells the queue it is ready for the next. */
+function busyFor<T>(q: FrameQueue<T>, ms: number): OperatorFunction<T[], T[]> {
+  return concatMap((b) =>
+    of(b).pipe(
+      delay(ms),
+      tap(() => q.ready()),
+    ),
+  );
 }
 
 describe('FrameQueue', () => {
@@ -30,14 +40,7 @@ describe('FrameQueue', () => {
       );
       const src = cold('a-b-c-d-e|');
       // The consumer takes 5 ms per batch: b and d are pushed out by c and e.
-      const out = q.batches(src).pipe(
-        concatMap((b) =>
-          of(b).pipe(
-            delay(5),
-            tap(() => q.ready()),
-          ),
-        ),
-      );
+      const out = q.batches(src).pipe(busyFor(q, 5));
       expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
     });
   });
@@ -52,14 +55,7 @@ describe('FrameQueue', () => {
       const src = cold('(abC)-(deF)(ghI)|');
       // The first row leaves at 0; rows two and three arrive while it is in inference (10 ms),
       // and leave one at a time, never mixed.
-      const out = q.batches(src).pipe(
-        concatMap((b) =>
-          of(b).pipe(
-            delay(10),
-            tap(() => q.ready()),
-          ),
-        ),
-      );
+      const out = q.batches(src).pipe(busyFor(q, 10));
       expectObservable(out).toBe('----------x---------y---------(z|)', { x: ['a', 'b', 'C'], y: ['d', 'e', 'F'], z: ['g', 'h', 'I'] });
     });
   });
@@ -85,14 +81,7 @@ describe('FrameQueue', () => {
         { capacity: 1, policy: 'drop-oldest', maxBatch: 2, maxWaitMs: 0 },
         { onDrop: (d) => dropped.push(d) },
       );
-      const out = q.batches(cold('a-b-c-d-e|')).pipe(
-        concatMap((b) =>
-          of(b).pipe(
-            delay(5),
-            tap(() => q.ready()),
-          ),
-        ),
-      );
+      const out = q.batches(cold('a-b-c-d-e|')).pipe(busyFor(q, 5));
       expectObservable(out).toBe('-----x----y----(z|)', { x: ['a'], y: ['c'], z: ['e'] });
     });
     assert.deepEqual(dropped, ['b', 'd']);
@@ -116,14 +105,7 @@ describe('FrameQueue', () => {
     await new Promise<void>((resolve) =>
       q
         .batches(src)
-        .pipe(
-          concatMap((b) =>
-            of(b).pipe(
-              delay(5),
-              tap(() => q.ready()),
-            ),
-          ),
-        )
+        .pipe(busyFor(q, 5))
         .subscribe({ next: (b) => got.push(b), complete: resolve }),
     );
     assert.deepEqual(got, [[0], [1], [2], [3], [4]]);

@@ -2,7 +2,7 @@
 // chunks of lines (the synthetic web delivers lines itself; a camera driver's N-line frames
 // become chunks).
 import { map, type Observable, type OperatorFunction } from 'rxjs';
-import type { Config } from '../config/schema.js';
+import { isLineScan, type Config } from '../config/schema.js';
 import type { Flow } from '../core/flow.js';
 import type { Frame, LineChunk } from '../core/frame.js';
 import type { SyntheticWeb } from '../linescan/synthetic-web.js';
@@ -21,11 +21,6 @@ export type Source =
       /** The simulated web, for the synthetic source (ground truth of injected defects). */
       web?: SyntheticWeb;
     };
-
-/** Whether the configured source is tiled as a line-scan web. */
-export function isLineScan(config: Pick<Config, 'source' | 'linescan'>): boolean {
-  return config.linescan.enabled ?? config.source.type === 'synthetic-web';
-}
 
 /** Area frames from a line-scan camera driver (N lines per frame) as line chunks. */
 export function framesToChunks(): OperatorFunction<Frame, LineChunk> {

@@ -404,7 +404,7 @@ export const configSchema = z
       });
     if (c.model.recipe !== undefined && c.model.bank !== undefined)
       ctx.addIssue({ code: 'custom', path: ['model', 'bank'], message: 'set model.bank or model.recipe, not both' });
-    if (c.pipeline.batchSize === 'row' && c.cameras.length === 0 && !(c.linescan.enabled ?? c.source.type === 'synthetic-web'))
+    if (c.pipeline.batchSize === 'row' && c.cameras.length === 0 && !isLineScan(c))
       ctx.addIssue({
         code: 'custom',
         path: ['pipeline', 'batchSize'],
@@ -447,4 +447,9 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Whether the configured source is tiled as a line-scan web. */
+export function isLineScan(config: Pick<Config, 'source' | 'linescan'>): boolean {
+  return config.linescan.enabled ?? config.source.type === 'synthetic-web';
+}
 export type SourceConfig = Config['source'];

@@ -2,7 +2,7 @@
 // problem is reported naming the config key and the file, and nothing is left to clean up.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import type { Config } from '../config/schema.js';
+import { isLineScan, type Config } from '../config/schema.js';
 import { validateGeometry } from '../linescan/web-tiler.js';
 import { cameraLayout } from '../pipeline/camera-frames.js';
 import type { BankManifest } from '../patchcore/bank-file.js';
@@ -76,7 +76,7 @@ export function checkSource(config: Config, manifest: BankManifest): void {
     checkCameras(config, manifest);
     return;
   }
-  const lineScan = config.linescan.enabled ?? s.type === 'synthetic-web';
+  const lineScan = isLineScan(config);
   if (lineScan) {
     const { width, height } = manifest.input;
     try {

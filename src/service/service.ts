@@ -3,7 +3,7 @@
 // that fails part-way closes what it opened, so the process exits by itself.
 import { resolve } from 'node:path';
 import { Subject, type Subscription } from 'rxjs';
-import type { Config } from '../config/schema.js';
+import { isLineScan, type Config } from '../config/schema.js';
 import type { ScoredFrame } from '../core/frame.js';
 import { clip } from '../core/text.js';
 import { PATCHLINE_VERSION } from '../core/version.js';
@@ -31,7 +31,6 @@ import { checkBrokerUrl, checkSource, readTlsFiles, StartupError } from './prefl
 import { resultSinks } from './result-sinks.js';
 import { RunStats } from './run-stats.js';
 import { RuntimePair } from './runtime-pair.js';
-import { isLineScan } from '../capture/create-source.js';
 import { OperatorPage } from '../ui/operator-page.js';
 import { webCanvas } from '../linescan/camera-layout.js';
 import { cameraLayout } from '../pipeline/camera-frames.js';

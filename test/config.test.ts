@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { defaultConfig, loadConfig } from '../src/config/load.js';
 import { configReferenceRows } from '../src/config/reference.js';
+import { queuePolicyOf } from '../src/config/schema.js';
 import { runCli } from './helpers/cli.js';
 import { PROJECT_ROOT } from './helpers/shared.js';
 
@@ -57,6 +58,18 @@ describe('config', () => {
     assert.equal(({} as Record<string, unknown>).bank, undefined);
   });
 
+  test("queuePolicy 'auto' blocks where the source can wait (files, the synthetic web at 0 lines/s) and drops the oldest for live sources; a named policy wins", () => {
+    const policy = (...overrides: string[]) => queuePolicyOf(loadConfig(undefined, overrides));
+    assert.equal(policy('source.type=folder', 'source.path=/x'), 'block');
+    assert.equal(policy('source.type=folder', 'source.path=/x', 'source.watch=true'), 'block');
+    assert.equal(policy('source.type=video', 'source.path=/x.mp4'), 'block');
+    assert.equal(policy('source.type=synthetic-web', 'source.linesPerSecond=0'), 'block');
+    assert.equal(policy('source.type=synthetic-web', 'source.linesPerSecond=300'), 'drop-oldest');
+    assert.equal(policy('source.type=capture', 'source.device=0'), 'drop-oldest');
+    assert.equal(policy('source.type=folder', 'source.path=/x', 'pipeline.queuePolicy=drop-oldest'), 'drop-oldest');
+    assert.equal(policy('source.type=capture', 'source.device=0', 'pipeline.queuePolicy=block'), 'block');
+  });
+
   test('CLI: exit 2 with the field; --print-defaults; --json-schema; docs table is current', () => {
     const f = join(dir, 'typo.json');
     writeFileSync(f, JSON.stringify({ metrics: { prot: 1 } }));
@@ -64,7 +77,7 @@ describe('config', () => {
     const r = run('run', '--config', f);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /typo\.json: metrics: unknown key\(s\) 'prot'/);
-    assert.match(run('config', '--print-defaults').stdout, /queuePolicy: drop-oldest/);
+    assert.match(run('config', '--print-defaults').stdout, /queuePolicy: auto/);
     assert.equal(JSON.parse(run('config', '--json-schema').stdout).type, 'object');
     const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8');
     for (const row of configReferenceRows())

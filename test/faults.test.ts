@@ -324,6 +324,54 @@ describe('fault campaign', { skip: !haveModel }, () => {
     assert.ok(statuses.some((s) => s.source?.up === false) && statuses.at(-1)?.source !== undefined, JSON.stringify(statuses));
   });
 
+  test("a folder read faster than inference loses no file with the default queue policy ('auto' blocks for files); drop-oldest still drops and counts", async () => {
+    const cv = await loadOpenCV();
+    const images = mkdtempSync(join(tmpdir(), 'patchline-replay-'));
+    const web = new SyntheticWeb({ width: 224, seed: 7, defectEvery: 0 });
+    const files = 24;
+    for (let i = 0; i < files; i++)
+      cv.imwrite(
+        join(images, `${String(i).padStart(3, '0')}.png`),
+        new cv.Mat(Buffer.from(web.render(i * 224, 224)), 224, 224, cv.CV_8UC3),
+      );
+    const d = defaultConfig();
+    const replay = async (queuePolicy: Config['pipeline']['queuePolicy']) => {
+      const service = new InspectionService(
+        {
+          ...d,
+          source: {
+            type: 'folder',
+            path: images,
+            watch: false,
+            pollMs: 500,
+            settleMs: 0,
+            retries: 3,
+            maxFileMb: 64,
+            maxPixels: 50_000_000,
+            readTimeoutMs: 5000,
+          },
+          model: { ...d.model, bank, modelDir: models, threads: 1 },
+          mqtt: { ...d.mqtt, url: broker.url },
+          metrics: { enabled: false, host: '127.0.0.1', port: 0 },
+          ui: { ...d.ui, port: 0 },
+          // A queue of 2 makes the folder outrun inference at once.
+          pipeline: { ...d.pipeline, queueSize: 2, queuePolicy },
+        },
+        () => {},
+      );
+      await service.start();
+      await service.done();
+      const dropped = metricValue(await service.metrics.text(), 'patchline_frames_dropped_total', '{reason="queue_full"}');
+      const scored = service.stats.framesOut;
+      await service.stop();
+      return { scored, dropped };
+    };
+    assert.deepEqual(await replay(d.pipeline.queuePolicy), { scored: files, dropped: 0 });
+    const lossy = await replay('drop-oldest');
+    assert.ok(lossy.dropped > 0, 'the folder does outrun inference');
+    assert.equal(lossy.scored + lossy.dropped, files, 'each dropped file counted');
+  });
+
   test('SIGTERM with nothing in flight exits well before drainTimeoutMs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patchline-drain-'));
     const images = join(dir, 'in');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { defaultConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import { queuePolicyOf, type Config } from '../src/config/schema.js';
 import { resultSchema, statusSchema } from '../src/publish/payload-schema.js';
 import { InspectionService } from '../src/service/service.js';
 import { useTestCache } from './helpers/cache.js';
@@ -147,16 +147,14 @@ describe('inspection service with mosquitto', { skip: !haveModel }, () => {
   test("a 4096-px web at a rate inference keeps up with loses no tile with the default queue: a row's 22 tiles arrive at once", async () => {
     const logged: string[] = [];
     const c = await config(ctx.bank, ctx.broker.url, 1000, 200);
-    assert.equal(c.pipeline.queueSize, 16);
-    assert.equal(c.pipeline.queuePolicy, 'drop-oldest');
-    const service = new InspectionService(
-      {
-        ...c,
-        source: { type: 'synthetic-web', width: 4096, linesPerChunk: 64, linesPerSecond: 200, seed: 1, defectEvery: 700, lines: 1000 },
-        mqtt: { ...c.mqtt, heatmap: { ...c.mqtt.heatmap, enabled: false } },
-      },
-      (s) => logged.push(s),
-    );
+    const live: Config = {
+      ...c,
+      source: { type: 'synthetic-web', width: 4096, linesPerChunk: 64, linesPerSecond: 200, seed: 1, defectEvery: 700, lines: 1000 },
+      mqtt: { ...c.mqtt, heatmap: { ...c.mqtt.heatmap, enabled: false } },
+    };
+    assert.equal(live.pipeline.queueSize, 16);
+    assert.equal(queuePolicyOf(live), 'drop-oldest', 'a web at a line rate is a live source');
+    const service = new InspectionService(live, (s) => logged.push(s));
     await service.start();
     await service.done();
     const text = await scrape(service.metricsUrl!);

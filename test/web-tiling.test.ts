@@ -132,14 +132,15 @@ describe('line-scan tiling', () => {
       UNKNOWN_ROW_TILES,
     );
     assert.equal(maxBatchFrames({ ...d, pipeline: { ...d.pipeline, batchSize: 4 } }, tile), 4);
-    // The queue holds two rows of every camera, or pipeline.queueSize where that is more.
-    const wide = { ...d, source: { ...d.source, type: 'synthetic-web', width: 4096 } as typeof d.source };
+    // A live web's queue holds two rows of every camera, or pipeline.queueSize where that is more.
+    const wide = { ...d, source: { ...d.source, type: 'synthetic-web', width: 4096, linesPerSecond: 300 } as typeof d.source };
     assert.equal(queueCapacity(wide, tile), 44);
     assert.equal(queueCapacity({ ...wide, pipeline: { ...d.pipeline, queueSize: 64 } }, tile), 64);
-    // 'block' loses nothing to a short queue: the source waits.
+    // 'block' loses nothing to a short queue: the source waits (also 'auto' for a web at 0 lines/s).
     assert.equal(queueCapacity({ ...wide, pipeline: { ...d.pipeline, queuePolicy: 'block' } }, tile), d.pipeline.queueSize);
+    assert.equal(queueCapacity({ ...wide, source: { ...wide.source, linesPerSecond: 0 } as typeof d.source }, tile), d.pipeline.queueSize);
     assert.equal(
-      queueCapacity({ ...d, cameras: cams as typeof d.cameras }, tile),
+      queueCapacity({ ...wide, cameras: cams as typeof d.cameras }, tile),
       2 * 2 * tileColumns({ webWidth: 1000, tileWidth: 224, tileHeight: 224, overlap: 32 }).length,
     );
     assert.equal(queueCapacity({ ...d, source: { type: 'capture', device: 0 } as unknown as typeof d.source }, tile), d.pipeline.queueSize);

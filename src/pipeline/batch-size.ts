@@ -1,7 +1,7 @@
 // How the queue and the batches are sized for a web: the tiles across one web row arrive at
 // once, so one inference call may take a row (batchSize 'row', TensorRT's profiles sized for it),
 // and the queue must hold a row or two while the previous one is scored.
-import type { Config } from '../config/schema.js';
+import { queuePolicyOf, type Config } from '../config/schema.js';
 import { tileColumns } from '../linescan/web-tiler.js';
 
 /** A row's tiles when the web's width is known only from its first chunk (line-scan capture drivers). */
@@ -33,7 +33,7 @@ export function maxBatchFrames(config: SizingConfig, tile: { width: number; heig
  * wait.
  */
 export function queueCapacity(config: SizingConfig, tile: { width: number; height: number }): number {
-  if (config.pipeline.queuePolicy === 'block') return config.pipeline.queueSize;
+  if (queuePolicyOf(config) === 'block') return config.pipeline.queueSize;
   const row = rowTiles(config, tile) ?? 0;
   const cameras = Math.max(1, config.cameras.length);
   return Math.max(config.pipeline.queueSize, 2 * row * cameras);

@@ -7,7 +7,7 @@
 // `stop$` ends the source; frames already queued are still scored (drain).
 import { Subject, tap, type Observable } from 'rxjs';
 import type { SourceEvents } from '../capture/source-events.js';
-import type { Config } from '../config/schema.js';
+import { queuePolicyOf, type Config } from '../config/schema.js';
 import type { Frame, LineChunk, ScoredFrame } from '../core/frame.js';
 import type { WebLayout } from '../linescan/camera-layout.js';
 import type { SyntheticWeb } from '../linescan/synthetic-web.js';
@@ -61,7 +61,7 @@ export function buildPipeline(deps: PipelineDeps, stop$: Observable<unknown>): P
   const queue = new FrameQueue<Frame>(
     {
       capacity,
-      policy: config.pipeline.queuePolicy,
+      policy: queuePolicyOf(config),
       maxBatch: maxBatchFrames(config, tile),
       maxWaitMs: config.pipeline.batchTimeoutMs,
       ...(config.pipeline.batchSize === 'row' ? { endsBatch: (f: Frame) => f.endsRow === true } : {}),

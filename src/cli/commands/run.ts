@@ -114,11 +114,11 @@ export async function runService(
   const peakKb = hwm ? Number(hwm[1]) : usage.maxRSS;
   const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   const wallS = process.uptime();
-  // A replayed folder under the default drop-oldest policy loses frames to a full queue: say so
-  // where the user looks, not only in /metrics.
+  // A source faster than inference under drop-oldest loses frames to a full queue: say so where
+  // the user looks, not only in /metrics.
   const drops = (await service.metrics.framesDropped.get()).values.filter((d) => d.value > 0);
   const dropped = drops.length
-    ? ` (${drops.map((d) => `${d.value} dropped: ${String(d.labels.reason)}`).join(', ')}${drops.some((d) => d.labels.reason === 'queue_full') ? '; pipeline.queuePolicy: block keeps every frame of a folder' : ''})`
+    ? ` (${drops.map((d) => `${d.value} dropped: ${String(d.labels.reason)}`).join(', ')}${drops.some((d) => d.labels.reason === 'queue_full') ? '; pipeline.queuePolicy: block makes the source wait instead' : ''})`
     : '';
   log(
     `stopped: ${service.stats.framesOut} frames${dropped}; since the process started ${wallS.toFixed(1)} s, CPU ${cpuS.toFixed(1)} s (${(cpuS / wallS).toFixed(2)} cores busy), peak RSS ${(peakKb / 1024).toFixed(0)} MB`,

@@ -61,6 +61,24 @@ function webConfig(bank: string, broker: string, linesPerSecond: number, metrics
   };
 }
 
+type FolderSource = Extract<Config['source'], { type: 'folder' }>;
+
+/** A folder source read at once (no settle wait), with the schema's limits. */
+function folderSource(path: string, more: Partial<FolderSource> = {}): FolderSource {
+  return {
+    type: 'folder',
+    path,
+    watch: false,
+    pollMs: 500,
+    settleMs: 0,
+    retries: 3,
+    maxFileMb: 64,
+    maxPixels: 50_000_000,
+    readTimeoutMs: 5000,
+    ...more,
+  };
+}
+
 describe('fault campaign', { skip: !haveModel }, () => {
   let broker: Mosquitto;
   let bank: string;
@@ -287,17 +305,7 @@ describe('fault campaign', { skip: !haveModel }, () => {
       {
         ...d,
         camera: 'mount-cam',
-        source: {
-          type: 'folder',
-          path: images,
-          watch: true,
-          pollMs: 100,
-          settleMs: 0,
-          retries: 3,
-          maxFileMb: 64,
-          maxPixels: 50_000_000,
-          readTimeoutMs: 5000,
-        },
+        source: folderSource(images, { watch: true, pollMs: 100 }),
         model: { ...d.model, bank, modelDir: models, threads: 1 },
         mqtt: { ...d.mqtt, url: broker.url },
         metrics: { enabled: true, host: '127.0.0.1', port },
@@ -339,17 +347,7 @@ describe('fault campaign', { skip: !haveModel }, () => {
       const service = new InspectionService(
         {
           ...d,
-          source: {
-            type: 'folder',
-            path: images,
-            watch: false,
-            pollMs: 500,
-            settleMs: 0,
-            retries: 3,
-            maxFileMb: 64,
-            maxPixels: 50_000_000,
-            readTimeoutMs: 5000,
-          },
+          source: folderSource(images),
           model: { ...d.model, bank, modelDir: models, threads: 1 },
           mqtt: { ...d.mqtt, url: broker.url },
           metrics: { enabled: false, host: '127.0.0.1', port: 0 },

@@ -449,6 +449,7 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = Config['source'];
 
 /** Whether the configured source is tiled as a line-scan web. */
 export function isLineScan(config: Pick<Config, 'source' | 'linescan'>): boolean {
@@ -468,4 +469,3 @@ export function queuePolicyOf(config: Pick<Config, 'source' | 'cameras' | 'pipel
   const canWait = (s: SourceConfig) => s.type === 'folder' || s.type === 'video' || (s.type === 'synthetic-web' && s.linesPerSecond === 0);
   return sources.every(canWait) ? 'block' : 'drop-oldest';
 }
-export type SourceConfig = Config['source'];
